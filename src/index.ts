@@ -1,0 +1,36 @@
+/** vgi-rpc for TypeScript: typed RPC over Apache Arrow IPC. */
+export { t, VType, StructType, EnumType, ValueTypeError, type Infer, type InferFields, type TimeUnitName } from "./schema/types.js";
+export {
+  defineService,
+  unary,
+  producer,
+  exchange,
+  type ServiceDefinition,
+  type MethodDef,
+  type UnaryMethod,
+  type ProducerMethod,
+  type ExchangeMethod,
+  type FieldTypes,
+  type ParamsIn,
+  type ParamsOut,
+} from "./service/definition.js";
+export type {
+  Implementation,
+  Handler,
+  CallContext,
+  AuthContext,
+  CallStatistics,
+  OutputCollector,
+  ProducerState,
+  ExchangeState,
+  StreamInit,
+  Columns,
+} from "./service/implementation.js";
+export { RpcError, ProtocolError, TransportError, ServiceError } from "./errors.js";
+export type { LogMessage } from "./wire/batches.js";
+export type { LogLevel } from "./wire/keys.js";
+export { RpcServer, type ServerOptions, type CallRecord, type ConnectionInfo } from "./server/server.js";
+export { createClient, type Client, type ClientOptions, type ClientMethod } from "./client/client.js";
+export { ProducerStream, ExchangeSession } from "./client/streams.js";
+export { pipePair, servePipe, type PipeOptions } from "./transport/pipe.js";
+export type { ByteChannel, ByteSource, ByteSink } from "./wire/bytes.js";

@@ -1,0 +1,104 @@
+/**
+ * The output collector handed to stream states, and the column builders it
+ * uses to turn JS values into batches of the call's output schema.
+ */
+import { type Data, RecordBatch, type Schema, vectorFromArray } from "apache-arrow";
+import type { FieldTypes } from "../service/definition.js";
+import type { Columns, OutputCollector } from "../service/implementation.js";
+import { makeBatch, type LogRecord } from "../wire/batches.js";
+import type { LogLevel } from "../wire/keys.js";
+import { sameType } from "../schema/row.js";
+
+/** Build a batch of `schema` from per-field value arrays, typed by `fields` when known. */
+export function batchFromColumns(
+  schema: Schema,
+  fields: FieldTypes | null,
+  columns: Columns,
+  metadata?: Map<string, string>,
+): RecordBatch {
+  let rows = -1;
+  const data: Data[] = schema.fields.map((f) => {
+    const values = columns[f.name];
+    if (!Array.isArray(values)) throw new TypeError(`missing column '${f.name}' (expected an array of values)`);
+    if (rows === -1) rows = values.length;
+    else if (values.length !== rows) throw new TypeError(`column '${f.name}' has ${values.length} values, expected ${rows}`);
+    const type = fields?.[f.name];
+    if (type) return type.build(values, f.name);
+    return vectorFromArray(values as unknown[], f.type).data[0]!;
+  });
+  for (const k of Object.keys(columns)) {
+    if (!schema.fields.some((f) => f.name === k)) throw new TypeError(`unknown column '${k}' for the output schema`);
+  }
+  return makeBatch(schema, data, rows < 0 ? 0 : rows, metadata);
+}
+
+export function rowsToColumns(schema: Schema, rows: readonly Record<string, unknown>[]): Columns {
+  const columns: Record<string, unknown[]> = {};
+  for (const f of schema.fields) columns[f.name] = rows.map((r) => r[f.name] ?? null);
+  return columns;
+}
+
+const toMap = (md?: Record<string, string>) => (md ? new Map(Object.entries(md)) : undefined);
+
+/** One turn's worth of output: ordered logs and data batches. */
+export type OutputItem = { kind: "log"; log: LogRecord } | { kind: "batch"; batch: RecordBatch };
+
+export class TurnCollector implements OutputCollector {
+  items: OutputItem[] = [];
+  dataCount = 0;
+  private done = false;
+
+  constructor(
+    readonly schema: Schema,
+    private readonly fields: FieldTypes | null,
+  ) {}
+
+  get finished(): boolean {
+    return this.done;
+  }
+
+  emit(batch: RecordBatch, metadata?: Record<string, string>): void {
+    if (!(batch instanceof RecordBatch)) throw new TypeError("emit() expects an apache-arrow RecordBatch");
+    if (batch.schema !== this.schema && !schemasEqual(batch.schema, this.schema)) {
+      throw new TypeError(`emitted batch schema does not match the output schema: ${batch.schema.fields.map(String)} vs ${this.schema.fields.map(String)}`);
+    }
+    if (metadata) {
+      const md = new Map(batch.metadata);
+      for (const [k, v] of Object.entries(metadata)) md.set(k, v);
+      batch = new RecordBatch(this.schema, batch.data, md);
+    } else if (batch.schema !== this.schema) {
+      batch = new RecordBatch(this.schema, batch.data, batch.metadata);
+    }
+    this.push(batch);
+  }
+
+  emitColumns(columns: Columns, metadata?: Record<string, string>): void {
+    this.push(batchFromColumns(this.schema, this.fields, columns, toMap(metadata)));
+  }
+
+  emitRows(rows: readonly Record<string, unknown>[], metadata?: Record<string, string>): void {
+    this.emitColumns(rowsToColumns(this.schema, rows), metadata);
+  }
+
+  clientLog(level: LogLevel, message: string, extra?: Record<string, unknown>): void {
+    this.items.push({ kind: "log", log: { level, message, extra } });
+  }
+
+  finish(): void {
+    this.done = true;
+  }
+
+  private push(batch: RecordBatch): void {
+    if (this.done) throw new Error("output stream already finished");
+    this.items.push({ kind: "batch", batch });
+    this.dataCount++;
+  }
+}
+
+export function schemasEqual(a: Schema, b: Schema): boolean {
+  if (a.fields.length !== b.fields.length) return false;
+  return a.fields.every((f, i) => {
+    const g = b.fields[i]!;
+    return f.name === g.name && f.nullable === g.nullable && sameType(f.type, g.type);
+  });
+}

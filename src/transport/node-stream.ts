@@ -1,0 +1,90 @@
+/**
+ * Adapters from Node.js streams (stdio, sockets, child processes) to byte
+ * sources and sinks, with backpressure and bounded write sizes.
+ */
+import type { Readable, Writable } from "node:stream";
+import type { ByteChannel, ByteSink, ByteSource } from "../wire/bytes.js";
+
+/** Largest slice handed to one `write` call (well below INT_MAX). */
+const MAX_WRITE = 64 * 1024 * 1024;
+
+export function readableSource(readable: Readable): ByteSource {
+  const it = readable[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let done = false;
+  return {
+    async read() {
+      if (done) return null;
+      const r = await it.next();
+      if (r.done) {
+        done = true;
+        return null;
+      }
+      const b = r.value;
+      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    },
+  };
+}
+
+export function writableSink(writable: Writable): ByteSink {
+  let failure: Error | null = null;
+  writable.on("error", (e) => {
+    failure ??= e;
+  });
+  const waitDrain = () =>
+    new Promise<void>((resolve, reject) => {
+      const onDrain = () => {
+        cleanup();
+        resolve();
+      };
+      const onError = (e: Error) => {
+        cleanup();
+        reject(e);
+      };
+      const onClose = () => {
+        cleanup();
+        reject(failure ?? new Error("stream closed"));
+      };
+      const cleanup = () => {
+        writable.off("drain", onDrain);
+        writable.off("error", onError);
+        writable.off("close", onClose);
+      };
+      writable.on("drain", onDrain);
+      writable.on("error", onError);
+      writable.on("close", onClose);
+    });
+  return {
+    async write(chunk) {
+      if (failure) throw failure;
+      if (writable.destroyed || writable.writableEnded) throw new Error("stream closed");
+      for (let at = 0; at < chunk.byteLength; at += MAX_WRITE) {
+        const part = at === 0 && chunk.byteLength <= MAX_WRITE ? chunk : chunk.subarray(at, at + MAX_WRITE);
+        if (!writable.write(part)) await waitDrain();
+        if (failure) throw failure;
+      }
+    },
+    end() {
+      return new Promise<void>((resolve) => {
+        if (writable.writableEnded || writable.destroyed) return resolve();
+        writable.end(() => resolve());
+      });
+    },
+  };
+}
+
+/** A channel over a readable/writable pair; `close` ends output and destroys both. */
+export function nodeChannel(readable: Readable, writable: Writable, onClose?: () => void | Promise<void>): ByteChannel {
+  const sink = writableSink(writable);
+  let closed = false;
+  return {
+    source: readableSource(readable),
+    sink,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await sink.end();
+      readable.destroy();
+      await onClose?.();
+    },
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * Builders and readers for the framework's own batches: requests, log and
+ * error batches, and the classification every client applies to a response.
+ */
+import { Data, RecordBatch, Schema, Struct, makeData, type Field } from "apache-arrow";
+import { RpcError } from "../errors.js";
+import { ErrorKinds, Keys, type LogLevel } from "./keys.js";
+
+export const EMPTY_SCHEMA = new Schema([]);
+
+/** A batch of `rows` rows (0 or 1 usually) from column data, with custom metadata. */
+export function makeBatch(schema: Schema, columns: readonly Data[], rows: number, metadata?: Map<string, string>): RecordBatch {
+  const data = makeData({ type: new Struct(schema.fields as Field[]), length: rows, nullCount: 0, children: columns as Data[] });
+  return new RecordBatch(schema, data, metadata);
+}
+
+/** A zero-row batch on `schema` (every column empty), with custom metadata. */
+export function emptyBatch(schema: Schema, metadata?: Map<string, string>): RecordBatch {
+  const children = schema.fields.map((f) => makeData({ type: f.type, length: 0, nullCount: 0 } as never) as Data);
+  return makeBatch(schema, children, 0, metadata);
+}
+
+export interface LogRecord {
+  level: LogLevel;
+  message: string;
+  extra?: Record<string, unknown>;
+}
+
+/** A client-directed log batch: zero rows on the stream's schema. */
+export function logBatch(schema: Schema, log: LogRecord, ids: { serverId: string; requestId?: string }): RecordBatch {
+  const md = new Map<string, string>([
+    [Keys.logLevel, log.level],
+    [Keys.logMessage, log.message],
+  ]);
+  if (log.extra && Object.keys(log.extra).length > 0) md.set(Keys.logExtra, jsonStringify(log.extra));
+  md.set(Keys.serverId, ids.serverId);
+  if (ids.requestId) md.set(Keys.requestId, ids.requestId);
+  return emptyBatch(schema, md);
+}
+
+/** The exception type name the wire carries for an error thrown by an implementation. */
+export function errorTypeOf(err: unknown): string {
+  if (err && typeof err === "object") {
+    const e = err as { errorType?: unknown; name?: unknown };
+    if (typeof e.errorType === "string" && e.errorType) return e.errorType;
+    if (typeof e.name === "string" && e.name) return e.name;
+  }
+  return "Error";
+}
+
+const MAX_TRACEBACK = 16_000;
+
+/** An EXCEPTION batch describing `err`, on the stream's schema. */
+export function errorBatch(schema: Schema, err: unknown, ids: { serverId: string; requestId?: string }): RecordBatch {
+  const type = errorTypeOf(err);
+  const message = err instanceof Error ? err.message : String(err);
+  let traceback = err instanceof Error && err.stack ? err.stack : `${type}: ${message}`;
+  if (traceback.length > MAX_TRACEBACK) traceback = traceback.slice(0, MAX_TRACEBACK) + "\n… <traceback truncated>";
+  const kind = (err as { errorKind?: unknown } | null)?.errorKind;
+  const extra: Record<string, unknown> = {
+    exception_type: type,
+    exception_message: message,
+    traceback,
+    frames: stackFrames(err),
+  };
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  if (cause !== undefined) extra.cause = { type: errorTypeOf(cause), message: cause instanceof Error ? cause.message : String(cause) };
+  if (typeof kind === "string") extra.error_kind = kind;
+  const md = new Map<string, string>([
+    [Keys.logLevel, "EXCEPTION"],
+    [Keys.logMessage, `${type}: ${message}`],
+    [Keys.logExtra, jsonStringify(extra)],
+    [Keys.serverId, ids.serverId],
+  ]);
+  if (ids.requestId) md.set(Keys.requestId, ids.requestId);
+  if (typeof kind === "string") md.set(Keys.errorKind, kind);
+  return emptyBatch(schema, md);
+}
+
+const FRAME_RE = /^\s*at (?:(.*?) \()?(.*?):(\d+):\d+\)?$/;
+
+function stackFrames(err: unknown): { file: string; line: number; function: string; code: string }[] {
+  if (!(err instanceof Error) || !err.stack) return [];
+  const frames = [];
+  for (const line of err.stack.split("\n").slice(1)) {
+    const m = FRAME_RE.exec(line);
+    if (m) frames.push({ file: m[2]!, line: Number(m[3]), function: m[1] ?? "<anonymous>", code: "" });
+  }
+  return frames.slice(0, 5);
+}
+
+/** JSON with bigint support (bigints become numbers when safe, else strings). */
+export function jsonStringify(value: unknown): string {
+  return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? (Number.isSafeInteger(Number(v)) ? Number(v) : String(v)) : v));
+}
+
+export type BatchKind = "data" | "log" | "error";
+
+/** Classify a response batch (logs take priority over any other key). */
+export function classify(batch: RecordBatch): BatchKind {
+  if (batch.numRows > 0) return "data";
+  const md = batch.metadata;
+  if (!md || md.size === 0) return "data";
+  if (md.has(Keys.logLevel) && md.has(Keys.logMessage)) return md.get(Keys.logLevel) === "EXCEPTION" ? "error" : "log";
+  return "data";
+}
+
+/** A log message delivered to a client's `onLog` callback. */
+export interface LogMessage {
+  level: LogLevel;
+  message: string;
+  /** Extra fields (values as sent), plus `server_id` / `request_id` when present. */
+  extra: Record<string, unknown>;
+  serverId: string | undefined;
+  requestId: string | undefined;
+}
+
+export function readLog(batch: RecordBatch): LogMessage {
+  const md = batch.metadata;
+  const extra = parseExtra(md.get(Keys.logExtra));
+  return {
+    level: md.get(Keys.logLevel) as LogLevel,
+    message: md.get(Keys.logMessage) ?? "",
+    extra,
+    serverId: md.get(Keys.serverId),
+    requestId: md.get(Keys.requestId),
+  };
+}
+
+function parseExtra(text: string | undefined): Record<string, unknown> {
+  if (!text) return {};
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : { value: v };
+  } catch {
+    return { raw: text };
+  }
+}
+
+/** Turn an EXCEPTION batch into the {@link RpcError} the client raises. */
+export function readError(batch: RecordBatch): RpcError {
+  const md = batch.metadata;
+  const extra = parseExtra(md.get(Keys.logExtra));
+  const kind = md.get(Keys.errorKind) ?? (typeof extra.error_kind === "string" ? extra.error_kind : undefined);
+  return new RpcError({
+    errorType: typeof extra.exception_type === "string" ? extra.exception_type : "EXCEPTION",
+    message: md.get(Keys.logMessage) ?? "",
+    remoteTraceback: typeof extra.traceback === "string" ? extra.traceback : "",
+    requestId: md.get(Keys.requestId) ?? "",
+    errorKind: kind,
+    serverId: md.get(Keys.serverId),
+    extra,
+  });
+}
+
+export { ErrorKinds };

@@ -1,0 +1,323 @@
+/**
+ * Arrow IPC streaming-format framing over a byte source and a byte sink.
+ *
+ * vgi-rpc writes several complete IPC streams back to back on one byte stream,
+ * so this module frames messages itself (it never lets a reader consume past a
+ * stream's end-of-stream marker) and hands apache-arrow exactly one message at a
+ * time to decode.
+ */
+import {
+  AsyncByteQueue,
+  Message,
+  MessageHeader,
+  RecordBatch,
+  RecordBatchReader,
+  RecordBatchStreamWriter,
+  Schema,
+} from "apache-arrow";
+import { ExactReader, type ByteSource, concatBytes } from "./bytes.js";
+
+const CONTINUATION = 0xffffffff;
+/** End-of-stream marker: continuation token followed by a zero length. */
+export const EOS_BYTES = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+
+/** A complete framed IPC message (prefix, flatbuffer metadata, body). */
+export interface RawMessage {
+  readonly headerType: MessageHeader;
+  /** The decoded flatbuffer metadata. */
+  readonly message: Message;
+  /** Continuation marker, length and flatbuffer metadata (always continuation-framed). */
+  readonly head: Uint8Array;
+  /** The message body (buffers). */
+  readonly body: Uint8Array;
+  readonly bodyLength: number;
+}
+
+/** Raised when the byte stream is not a well-formed Arrow IPC stream. */
+export class IpcFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "IpcFormatError";
+  }
+}
+
+export interface FramerOptions {
+  /** Largest single message accepted; bigger ones are skipped and reported. */
+  maxMessageBytes?: number;
+}
+
+/** Reads framed IPC messages from a byte source. */
+export class MessageFramer {
+  private readonly reader: ExactReader;
+  readonly maxMessageBytes: number;
+
+  constructor(source: ByteSource, options: FramerOptions = {}) {
+    this.reader = new ExactReader(source);
+    this.maxMessageBytes = options.maxMessageBytes ?? Number.MAX_SAFE_INTEGER;
+  }
+
+  /**
+   * Next message: a {@link RawMessage}, `"eos"` for an end-of-stream marker, or
+   * `null` when the byte source ended cleanly between messages.
+   */
+  async next(): Promise<RawMessage | "eos" | null> {
+    const first = await this.reader.readExact(4);
+    if (first === null) return null;
+    const view = new DataView(first.buffer, first.byteOffset, 4);
+    let metaLength = view.getUint32(0, true);
+    if (metaLength === CONTINUATION) {
+      const lengthBytes = await this.reader.readExact(4);
+      if (lengthBytes === null) throw new IpcFormatError("input ended after a continuation marker");
+      metaLength = new DataView(lengthBytes.buffer, lengthBytes.byteOffset, 4).getInt32(0, true);
+    }
+    if (metaLength === 0) return "eos";
+    if (metaLength < 0 || metaLength > 64 * 1024 * 1024) {
+      throw new IpcFormatError(`invalid IPC metadata length ${metaLength}`);
+    }
+    const meta = await this.reader.readExact(metaLength);
+    if (meta === null) throw new IpcFormatError("input ended before IPC message metadata");
+    let message: Message;
+    try {
+      message = Message.decode(meta);
+    } catch (e) {
+      throw new IpcFormatError(`malformed IPC message metadata: ${(e as Error).message}`);
+    }
+    const bodyLength = Number(message.bodyLength);
+    if (!Number.isSafeInteger(bodyLength) || bodyLength < 0) {
+      throw new IpcFormatError(`invalid IPC body length ${String(message.bodyLength)}`);
+    }
+    const total = 8 + metaLength + bodyLength;
+    if (total > this.maxMessageBytes) {
+      await this.reader.skip(bodyLength);
+      throw new MessageTooLargeError(total, this.maxMessageBytes);
+    }
+    const body = bodyLength > 0 ? await this.reader.readExact(bodyLength) : new Uint8Array(0);
+    if (body === null) throw new IpcFormatError("input ended before IPC message body");
+    // Re-frame with a continuation marker (legacy streams omit it).
+    const head = new Uint8Array(8 + metaLength);
+    const dv = new DataView(head.buffer);
+    dv.setUint32(0, CONTINUATION, true);
+    dv.setInt32(4, metaLength, true);
+    head.set(meta, 8);
+    return { headerType: message.headerType, message, head, body, bodyLength };
+  }
+}
+
+export class MessageTooLargeError extends IpcFormatError {
+  constructor(readonly size: number, readonly limit: number) {
+    super(`IPC message of ${size} bytes exceeds the limit of ${limit} bytes`);
+    this.name = "MessageTooLargeError";
+  }
+}
+
+/** The decoding half of apache-arrow's stream reader, driven one message at a time. */
+interface ArrowDecoder {
+  dictionaries: Map<number, unknown>;
+  _loadRecordBatch(header: unknown, body: Uint8Array, metadata: Map<string, string>): RecordBatch;
+  _loadDictionaryBatch(header: unknown, body: Uint8Array): unknown;
+}
+
+/** Build a decoder for a stream whose schema message is `head`. */
+function decoderFor(head: Uint8Array): { schema: Schema; decoder: ArrowDecoder } {
+  const reader = RecordBatchReader.from(concatBytes([head, EOS_BYTES]));
+  reader.open();
+  const decoder = (reader as unknown as { _impl?: ArrowDecoder })._impl;
+  if (!decoder || typeof decoder._loadRecordBatch !== "function" || typeof decoder._loadDictionaryBatch !== "function") {
+    throw new Error("unsupported apache-arrow version: record batch decoding hooks not found");
+  }
+  return { schema: reader.schema, decoder };
+}
+
+/**
+ * Decodes one IPC stream, message by message, as messages arrive.
+ * Use {@link IpcStreamReader.open} to read the schema, then `next()` per batch.
+ */
+export class IpcStreamReader {
+  private readonly decoder: ArrowDecoder;
+  private ended = false;
+  readonly schema: Schema;
+
+  private constructor(private readonly framer: MessageFramer, schemaMessage: RawMessage) {
+    const { schema, decoder } = decoderFor(schemaMessage.head);
+    this.schema = schema;
+    this.decoder = decoder;
+  }
+
+  /**
+   * Read a stream's schema message. Returns null when the byte source ended
+   * cleanly before any byte of a new stream.
+   */
+  static async open(framer: MessageFramer): Promise<IpcStreamReader | null> {
+    const first = await framer.next();
+    if (first === null) return null;
+    if (first === "eos") throw new IpcFormatError("IPC stream ended before its schema");
+    if (first.headerType !== MessageHeader.Schema) {
+      throw new IpcFormatError(`IPC stream must start with a schema message, got ${MessageHeader[first.headerType]}`);
+    }
+    try {
+      return new IpcStreamReader(framer, first);
+    } catch (e) {
+      throw new IpcFormatError(`malformed IPC schema: ${(e as Error).message}`);
+    }
+  }
+
+  /** True once the end-of-stream marker was read. */
+  get done(): boolean {
+    return this.ended;
+  }
+
+  /** Next record batch, or null at end of stream. */
+  async next(): Promise<RecordBatch | null> {
+    if (this.ended) return null;
+    for (;;) {
+      const msg = await this.framer.next();
+      if (msg === null) throw new IpcFormatError("input ended before the IPC end-of-stream marker");
+      if (msg === "eos") {
+        this.ended = true;
+        return null;
+      }
+      try {
+        if (msg.headerType === MessageHeader.DictionaryBatch) {
+          const header = msg.message.header() as { id: number };
+          this.decoder.dictionaries.set(header.id, this.decoder._loadDictionaryBatch(header, msg.body));
+          continue;
+        }
+        if (msg.headerType === MessageHeader.RecordBatch) {
+          return this.decoder._loadRecordBatch(msg.message.header(), msg.body, msg.message.metadata);
+        }
+      } catch (e) {
+        throw new IpcFormatError(`malformed ${MessageHeader[msg.headerType]} message: ${(e as Error).message}`);
+      }
+      throw new IpcFormatError(`unexpected ${MessageHeader[msg.headerType]} message inside an IPC stream`);
+    }
+  }
+
+  /** Read and discard everything up to the end-of-stream marker. */
+  async drain(): Promise<void> {
+    while (!this.ended) {
+      const msg = await this.framer.next();
+      if (msg === null) throw new IpcFormatError("input ended before the IPC end-of-stream marker");
+      if (msg === "eos") this.ended = true;
+    }
+  }
+}
+
+/** A byte queue that hands written chunks to a callback synchronously. */
+class ChunkCollector extends AsyncByteQueue {
+  chunks: Uint8Array[] = [];
+  override write(value: Uint8Array): void {
+    if (value.byteLength > 0) this.chunks.push(value);
+  }
+  takeAll(): Uint8Array[] {
+    const out = this.chunks;
+    this.chunks = [];
+    return out;
+  }
+}
+
+/**
+ * Encodes one IPC stream incrementally: the schema on construction, a batch
+ * per `write`, the end-of-stream marker on `end`. Each call returns the bytes
+ * it produced, for the caller to send.
+ */
+export class IpcStreamWriter {
+  private readonly sink = new ChunkCollector();
+  private readonly writer = new RecordBatchStreamWriter();
+
+  constructor(readonly schema: Schema) {
+    this.writer.reset(this.sink as never, schema);
+  }
+
+  /** Bytes produced so far and not yet taken (the schema message after construction). */
+  take(): Uint8Array {
+    return concatBytes(this.sink.takeAll());
+  }
+
+  write(batch: RecordBatch): Uint8Array {
+    this.writer.write(batch);
+    return this.take();
+  }
+
+  /** Finish the stream; returns the remaining bytes including the EOS marker. */
+  end(): Uint8Array {
+    this.writer.finish();
+    return this.take();
+  }
+}
+
+/** Encode a whole IPC stream (schema, batches, EOS) to one buffer. */
+export function encodeStream(schema: Schema, batches: readonly RecordBatch[]): Uint8Array {
+  const w = new IpcStreamWriter(schema);
+  const parts = [w.take()];
+  for (const b of batches) parts.push(w.write(b));
+  parts.push(w.end());
+  return concatBytes(parts);
+}
+
+/**
+ * Serialize a schema as one encapsulated IPC schema message (no EOS), as
+ * pyarrow's `Schema.serialize()` does.
+ */
+export function serializeSchema(schema: Schema): Uint8Array {
+  const w = new IpcStreamWriter(schema);
+  return w.take();
+}
+
+/** Parse bytes produced by {@link serializeSchema} (or pyarrow's `Schema.serialize()`). */
+export function deserializeSchema(bytes: Uint8Array): Schema {
+  const withEos = concatBytes([bytes, EOS_BYTES]);
+  const reader = RecordBatchReader.from(withEos);
+  reader.open();
+  return reader.schema;
+}
+
+/**
+ * Decode a whole in-memory IPC stream synchronously (schema, batches, EOS;
+ * the EOS may be missing at the very end of the buffer).
+ */
+export function decodeStreamSync(bytes: Uint8Array): { schema: Schema; batches: RecordBatch[] } {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 0;
+  const nextMessage = (): { message: Message; head: Uint8Array; body: Uint8Array } | null => {
+    if (at + 4 > bytes.byteLength) return null;
+    let len = view.getInt32(at, true);
+    let prefix = 4;
+    if (len === -1) {
+      if (at + 8 > bytes.byteLength) throw new IpcFormatError("truncated IPC stream");
+      len = view.getInt32(at + 4, true);
+      prefix = 8;
+    }
+    if (len === 0) return null;
+    if (len < 0 || at + prefix + len > bytes.byteLength) throw new IpcFormatError("truncated IPC message metadata");
+    const meta = bytes.subarray(at + prefix, at + prefix + len);
+    let message: Message;
+    try {
+      message = Message.decode(meta);
+    } catch (e) {
+      throw new IpcFormatError(`malformed IPC message metadata: ${(e as Error).message}`);
+    }
+    const bodyStart = at + prefix + len;
+    const bodyEnd = bodyStart + Number(message.bodyLength);
+    if (bodyEnd > bytes.byteLength) throw new IpcFormatError("truncated IPC message body");
+    const head = prefix === 8 ? bytes.subarray(at, bodyStart) : concatBytes([EOS_BYTES.subarray(0, 4), bytes.subarray(at, bodyStart)]);
+    at = bodyEnd;
+    return { message, head, body: bytes.subarray(bodyStart, bodyEnd) };
+  };
+  const first = nextMessage();
+  if (!first || first.message.headerType !== MessageHeader.Schema) throw new IpcFormatError("IPC stream must start with a schema message");
+  const { schema, decoder } = decoderFor(first.head);
+  const batches: RecordBatch[] = [];
+  for (let m = nextMessage(); m; m = nextMessage()) {
+    try {
+      if (m.message.headerType === MessageHeader.DictionaryBatch) {
+        const header = m.message.header() as { id: number };
+        decoder.dictionaries.set(header.id, decoder._loadDictionaryBatch(header, m.body));
+      } else if (m.message.headerType === MessageHeader.RecordBatch) {
+        batches.push(decoder._loadRecordBatch(m.message.header(), m.body, m.message.metadata));
+      } else throw new Error(`unexpected ${MessageHeader[m.message.headerType]} message`);
+    } catch (e) {
+      throw e instanceof IpcFormatError ? e : new IpcFormatError(`malformed IPC stream: ${(e as Error).message}`);
+    }
+  }
+  return { schema, batches };
+}
