@@ -34,3 +34,4 @@ export { createClient, type Client, type ClientOptions, type ClientMethod } from
 export { ProducerStream, ExchangeSession } from "./client/streams.js";
 export { pipePair, servePipe, type PipeOptions } from "./transport/pipe.js";
 export type { ByteChannel, ByteSource, ByteSink } from "./wire/bytes.js";
+export { describeService, listMethods, introspect, parseDescribe, type ServiceInfo, type MethodInfo } from "./introspection/introspect.js";

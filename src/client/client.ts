@@ -68,6 +68,7 @@ export function clientFor<S extends ServiceDefinition>(definition: S, conn: RpcC
 async function invoke(conn: RpcConnection, service: ServiceDefinition, name: string, def: MethodDef, params?: Record<string, unknown>) {
   const spec = {
     method: name,
+    protocol: service.name,
     schema: def.paramsSchema,
     columns: encodeParams(def.params, params, name),
     protocolVersion: service.protocolVersion,

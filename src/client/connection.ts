@@ -18,6 +18,8 @@ export interface ConnectionOptions {
 
 export interface RequestSpec {
   method: string;
+  /** Routing key: the wire name of the protocol addressed. */
+  protocol?: string;
   schema: Schema;
   columns: Data[];
   /** Protocol version to stamp on the request, if the service declares one. */
@@ -31,6 +33,7 @@ export function requestBatch(spec: RequestSpec): RecordBatch {
     [Keys.method, spec.method],
     [Keys.requestVersion, REQUEST_VERSION],
   ]);
+  if (spec.protocol) md.set(Keys.protocol, spec.protocol);
   if (spec.protocolVersion) md.set(Keys.protocolVersion, spec.protocolVersion);
   if (spec.metadata) for (const [k, v] of spec.metadata) md.set(k, v);
   // Like the reference client: zero rows when there are no parameters.

@@ -26,6 +26,7 @@ import { describeBatch } from "./describe.js";
 import { checkProtocolVersion } from "./version.js";
 import { randomHex } from "../util/ids.js";
 import { namedError } from "./errors.js";
+import { Reflection, reflectionImpl } from "../introspection/reflection.js";
 
 /** Summary of one completed call, for access logs and metrics. */
 export interface CallRecord {
@@ -57,6 +58,10 @@ export interface ServerOptions {
   onCall?: (record: CallRecord) => void;
   /** Called for server-side failures that cannot be reported to the client. */
   onError?: (err: unknown) => void;
+  /** Host `vgi_rpc.Reflection.v1` beside the service (default true). */
+  reflection?: boolean;
+  /** Build version reported by reflection. */
+  serverVersion?: string;
 }
 
 export interface ConnectionInfo {
@@ -66,11 +71,19 @@ export interface ConnectionInfo {
 
 type AnyImpl = Record<string, (params: Record<string, unknown>, ctx: CallContext) => unknown>;
 
+/** One protocol hosted by a server. */
+interface Binding {
+  definition: ServiceDefinition;
+  impl: AnyImpl;
+}
+
 /** Serves one service definition over any number of connections. */
 export class RpcServer<S extends ServiceDefinition = ServiceDefinition> {
   readonly serverId: string;
   readonly describeEnabled: boolean;
-  private readonly impl: AnyImpl;
+  /** Hosted protocols by wire name (the routing key). */
+  readonly bindings = new Map<string, Binding>();
+  private readonly primary: Binding;
   private describeCache: RecordBatch | undefined;
 
   constructor(
@@ -80,10 +93,34 @@ export class RpcServer<S extends ServiceDefinition = ServiceDefinition> {
   ) {
     this.serverId = options.serverId ?? randomHex(6);
     this.describeEnabled = options.describe ?? true;
-    this.impl = implementation as unknown as AnyImpl;
-    for (const name of Object.keys(definition.methods)) {
-      if (typeof this.impl[name] !== "function") throw new TypeError(`implementation is missing method '${name}'`);
+    this.primary = this.bind(definition, implementation as unknown as AnyImpl);
+    if (options.reflection ?? true) {
+      const protocols = () => [...this.bindings.values()].map((b) => b.definition);
+      const identity = { serverId: this.serverId, serverVersion: options.serverVersion ?? "" };
+      this.bind(Reflection, reflectionImpl(protocols, identity) as unknown as AnyImpl);
     }
+  }
+
+  private bind(definition: ServiceDefinition, impl: AnyImpl): Binding {
+    for (const name of Object.keys(definition.methods)) {
+      if (typeof impl[name] !== "function") throw new TypeError(`implementation is missing method '${name}'`);
+    }
+    if (this.bindings.has(definition.name)) throw new TypeError(`protocol '${definition.name}' is already hosted`);
+    const binding = { definition, impl };
+    this.bindings.set(definition.name, binding);
+    return binding;
+  }
+
+  /**
+   * The protocol a request addresses: its `vgi_rpc.protocol` routing key, or
+   * the server's own protocol when the key is absent (clients of older ports).
+   */
+  route(protocol: string | undefined): Binding | Error {
+    if (protocol === undefined) return this.primary;
+    const b = this.bindings.get(protocol);
+    if (b) return b;
+    const hosted = [...this.bindings.keys()].sort().join(", ");
+    return namedError("ProtocolNotSupportedError", `This server does not host protocol '${protocol}'. Hosted: ${hosted}.`, "protocol_not_supported");
   }
 
   /** The `__describe__` response batch (built once). */
@@ -103,10 +140,6 @@ export class RpcServer<S extends ServiceDefinition = ServiceDefinition> {
     }
   }
 
-  /** @internal */
-  handler(name: string) {
-    return this.impl[name]!;
-  }
 }
 
 class CallContextImpl implements CallContext {
@@ -230,15 +263,22 @@ class Connection {
       await this.write(encodeStream(d.schema, [d]));
       return record(undefined, "ok");
     }
-    const def = Object.hasOwn(this.server.definition.methods, method) ? this.server.definition.methods[method] : undefined;
+    const binding = this.server.route(md.get(Keys.protocol));
+    if (binding instanceof Error) return fail(binding);
+    const service = binding.definition;
+    const def = Object.hasOwn(service.methods, method) ? service.methods[method] : undefined;
     if (!def) {
-      const available = Object.keys(this.server.definition.methods).sort().join(", ");
+      const available = Object.keys(service.methods).sort().join(", ");
       return fail(
-        namedError("MethodNotImplementedError", `Unknown method: '${method}'. Available methods: ${available}`, ErrorKinds.methodNotImplemented),
+        namedError(
+          "MethodNotImplementedError",
+          `Protocol '${service.name}' has no method '${method}'. Available: ${available}.`,
+          ErrorKinds.methodNotImplemented,
+        ),
       );
     }
     const errSchema = def.kind === "unary" ? def.resultSchema : EMPTY_SCHEMA;
-    const versionErr = checkProtocolVersion(this.server.definition, md.get(Keys.protocolVersion));
+    const versionErr = checkProtocolVersion(service, md.get(Keys.protocolVersion));
     if (versionErr) return fail(versionErr, errSchema, def);
 
     let params: Record<string, unknown>;
@@ -254,7 +294,7 @@ class Connection {
     }
 
     const ctx = new CallContextImpl(method, requestId, this.server.serverId, this.info.transport, md);
-    const handler = this.server.handler(method);
+    const handler = binding.impl[method]!;
     if (def.kind === "unary") {
       let out: RecordBatch;
       let error: unknown;
@@ -274,12 +314,13 @@ class Connection {
       await this.write(encodeStream(def.resultSchema, batches));
       return record(def, error ? "error" : "ok", error, { stats: { ...ctx.stats, inputBatches: 1, inputRows: batch.numRows, outputBatches: error ? 0 : 1, outputRows: error ? 0 : out.numRows } });
     }
-    const outcome = await this.runStream(def, params, ctx, ids);
+    const outcome = await this.runStream(def, handler, params, ctx, ids);
     record(def, outcome.error ? "error" : "ok", outcome.error, { streamId: outcome.streamId, cancelled: outcome.cancelled, stats: ctx.stats });
   }
 
   private async runStream(
     def: StreamMethod,
+    handler: AnyImpl[string],
     params: Record<string, unknown>,
     ctx: CallContextImpl,
     ids: { serverId: string; requestId: string },
@@ -289,7 +330,7 @@ class Connection {
     let outSchema: Schema;
     let headerBatch: RecordBatch | null = null;
     try {
-      const ret = (await this.server.handler(ctx.method)(params, ctx)) as
+      const ret = (await handler(params, ctx)) as
         | ProducerState
         | ExchangeState
         | StreamInit<ProducerState | ExchangeState, unknown>;

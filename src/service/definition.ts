@@ -172,12 +172,17 @@ export function exchange<const P extends FieldTypes, H extends StructType<any> |
 }
 
 const VERSION_RE = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/;
-const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const METHOD_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** A protocol's wire name: an identifier, optionally dot-qualified (`acme.Billing.v2`). */
+const PROTOCOL_RE = /^[A-Za-z_][A-Za-z0-9_.]*$/;
+const RESERVED_PREFIX = "vgi_rpc.";
 
 export interface ServiceOptions {
   /** Canonical semantic version `M.m.p` of this service's protocol. */
   protocolVersion?: string;
   doc?: string;
+  /** @internal allow the framework's reserved `vgi_rpc.` prefix. */
+  reserved?: boolean;
 }
 
 /** Define a service: the single source of truth for schemas and types. */
@@ -186,9 +191,14 @@ export function defineService<const M extends Record<string, MethodDef>>(
   methods: M,
   options: ServiceOptions = {},
 ): ServiceDefinition<M> {
-  if (!NAME_RE.test(name)) throw new TypeError(`invalid service name ${JSON.stringify(name)}`);
+  if (!PROTOCOL_RE.test(name) || new TextEncoder().encode(name).byteLength > 255) {
+    throw new TypeError(`invalid protocol name ${JSON.stringify(name)}: expected an identifier, optionally dot-qualified`);
+  }
+  if (name.startsWith(RESERVED_PREFIX) && !options.reserved) {
+    throw new TypeError(`protocol name ${JSON.stringify(name)} uses the reserved '${RESERVED_PREFIX}' prefix`);
+  }
   for (const m of Object.keys(methods)) {
-    if (!NAME_RE.test(m) || m.startsWith("__")) throw new TypeError(`invalid method name ${JSON.stringify(m)}`);
+    if (!METHOD_RE.test(m) || m.startsWith("__")) throw new TypeError(`invalid method name ${JSON.stringify(m)}`);
   }
   if (options.protocolVersion !== undefined && !VERSION_RE.test(options.protocolVersion)) {
     throw new TypeError(`protocolVersion must be canonical M.m.p, got ${JSON.stringify(options.protocolVersion)}`);

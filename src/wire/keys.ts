@@ -1,6 +1,8 @@
 /** Metadata keys of the vgi-rpc wire protocol (exact byte strings, UTF-8). */
 export const Keys = {
   method: "vgi_rpc.method",
+  /** Routing key: the protocol (wire name) a request addresses. */
+  protocol: "vgi_rpc.protocol",
   requestVersion: "vgi_rpc.request_version",
   protocolVersion: "vgi_rpc.protocol_version",
   requestId: "vgi_rpc.request_id",
