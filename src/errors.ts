@@ -13,6 +13,8 @@ export interface RpcErrorFields {
   requestId?: string;
   /** Machine-readable category, e.g. `method_not_implemented`. */
   errorKind?: string;
+  /** Canonical code, e.g. `UNKNOWN`, `UNIMPLEMENTED`, `FAILED_PRECONDITION`. */
+  errorCode?: string;
   /** Server id of the worker that produced the error. */
   serverId?: string;
   /** The raw `log_extra` object of the error batch. */
@@ -25,6 +27,7 @@ export class RpcError extends Error {
   readonly remoteTraceback: string;
   readonly requestId: string;
   readonly errorKind: string | undefined;
+  readonly errorCode: string;
   readonly serverId: string | undefined;
   readonly extra: Record<string, unknown>;
 
@@ -35,6 +38,7 @@ export class RpcError extends Error {
     this.remoteTraceback = fields.remoteTraceback ?? "";
     this.requestId = fields.requestId ?? "";
     this.errorKind = fields.errorKind;
+    this.errorCode = fields.errorCode ?? "UNKNOWN";
     this.serverId = fields.serverId;
     this.extra = fields.extra ?? {};
   }
@@ -69,6 +73,7 @@ export class ServiceError extends Error {
     readonly errorType: string,
     message: string,
     readonly errorKind?: string,
+    readonly errorCode?: string,
   ) {
     super(message);
     this.name = errorType;

@@ -13,12 +13,19 @@ import { batchFromColumns, rowsToColumns } from "../server/output.js";
 import { InputStream, type RequestSpec, type RpcConnection, requestBatch } from "./connection.js";
 import { encodeStream } from "../wire/ipc.js";
 
-/** Shared machinery: request, header, output stream, input stream, teardown. */
+/**
+ * Shared machinery: request, header, input stream, lazily opened output
+ * stream, teardown. Mirrors the reference client's lockstep: nothing of the
+ * output is read before the first input batch is sent (a server may write
+ * its output schema only once it has seen the input schema).
+ */
 abstract class StreamSession<H> {
   header: H | undefined = undefined;
-  protected output!: IpcStreamReader;
+  protected output: IpcStreamReader | null = null;
   protected readonly input: InputStream;
   protected finished = false;
+  /** Set by `cancel()`: later use is a local ProtocolError. */
+  protected cancelled = false;
   private release: (() => void) | null = null;
 
   constructor(
@@ -28,29 +35,29 @@ abstract class StreamSession<H> {
     this.input = new InputStream(conn);
   }
 
-  /** The output schema the server chose for this call. */
-  get schema(): Schema {
-    return this.output.schema;
+  /** The output schema of this call (known once the first output arrived). */
+  get schema(): Schema | null {
+    return this.output?.schema ?? null;
   }
 
-  /** Send the request and read the header (if declared) and the output schema. */
+  /** Send the request and, when the method declares one, read the header. */
   async open(spec: RequestSpec): Promise<this> {
     this.release = await this.conn.acquire();
     try {
       await this.conn.write(encodeStream(spec.schema, [requestBatch(spec)]));
       if (this.def.header) {
         const hs = await this.conn.openStream();
-        const batch = await this.conn.readData(hs); // throws an init error
-        if (!batch) throw new ProtocolError("ProtocolError: header stream ended without a header batch");
+        let batch;
+        try {
+          batch = await this.conn.readData(hs); // throws an init error
+        } catch (err) {
+          // The server drains our input after an init failure: send an empty one.
+          await this.input.end();
+          throw err;
+        }
+        if (!batch) throw new ProtocolError("ProtocolError: stream header IPC stream ended without a data batch");
         this.header = (this.def.header as StructType).read(batch.data, 0) as H;
         await this.conn.drain(hs);
-      }
-      this.output = await this.conn.openStream();
-      // An empty-schema stream where data was declared is an init error stream: read it now.
-      const declared = this.def.outputSchema;
-      if (this.output.schema.fields.length === 0 && (declared === null || declared.fields.length > 0)) {
-        const first = await this.conn.readData(this.output);
-        throw new ProtocolError(`ProtocolError: unexpected ${first ? "data" : "end"} on an empty-schema output stream`);
       }
     } catch (err) {
       this.finished = true;
@@ -68,28 +75,33 @@ abstract class StreamSession<H> {
     r?.();
   }
 
+  private async outputStream(): Promise<IpcStreamReader> {
+    return (this.output ??= await this.conn.openStream());
+  }
+
   /** Read the next output batch of a turn; null means the server ended the stream. */
   protected async readTurn(): Promise<RecordBatch | null> {
+    const output = await this.outputStream();
     for (;;) {
-      const batch = await this.conn.nextBatch(this.output);
+      const batch = await this.conn.nextBatch(output);
       if (!batch) return null;
       const kind = classify(batch);
       if (kind === "data") return batch;
       if (kind === "log") this.conn.log(batch);
       else {
         const err = readError(batch);
-        await this.finishAfterServerEnd();
+        await this.close();
         throw err;
       }
     }
   }
 
-  /** The server ended its output: close our input and drain. */
-  protected async finishAfterServerEnd(): Promise<void> {
+  /** End our input (EOS, or an empty stream if nothing was sent) and drain the output. */
+  private async finish(endInput: () => Promise<void>): Promise<void> {
     if (this.finished) return;
     try {
-      await this.conn.drain(this.output);
-      await this.input.end();
+      await endInput();
+      await this.conn.drain(await this.outputStream());
     } finally {
       this.done();
     }
@@ -97,24 +109,13 @@ abstract class StreamSession<H> {
 
   /** Cancel the stream: the server stops and calls its `onCancel` hook. Idempotent. */
   async cancel(): Promise<void> {
-    if (this.finished) return;
-    try {
-      await this.input.cancel();
-      await this.conn.drain(this.output);
-    } finally {
-      this.done();
-    }
+    if (!this.finished) this.cancelled = true;
+    await this.finish(() => this.input.cancel());
   }
 
   /** End the session normally. Idempotent. */
   async close(): Promise<void> {
-    if (this.finished) return;
-    try {
-      await this.input.end();
-      await this.conn.drain(this.output);
-    } finally {
-      this.done();
-    }
+    await this.finish(() => this.input.end());
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -128,13 +129,13 @@ export class ProducerStream<H = undefined> extends StreamSession<H> implements A
 
   /** Next batch, or null when the stream is over. */
   async next(): Promise<RecordBatch | null> {
+    if (this.cancelled) throw new ProtocolError("ProtocolError: Stream has been closed or cancelled");
     if (this.finished) return null;
-    if (this.input.ended) throw new ProtocolError("ProtocolError: stream was cancelled");
     this.tick ??= emptyBatch(EMPTY_SCHEMA);
     await this.input.send(this.tick);
     const batch = await this.readTurn();
     if (!batch) {
-      await this.finishAfterServerEnd();
+      await this.close();
       return null;
     }
     return batch;
@@ -158,12 +159,9 @@ export class ProducerStream<H = undefined> extends StreamSession<H> implements A
 
 /** A lockstep session: each `exchange` sends one batch and returns the server's reply. */
 export class ExchangeSession<H = undefined> extends StreamSession<H> {
-  private cancelled = false;
-
   /** Send one input batch (a RecordBatch, columns, or row objects) and receive the output batch. */
   async exchange(input: RecordBatch | Columns | readonly Record<string, unknown>[]): Promise<RecordBatch> {
-    if (this.cancelled) throw new ProtocolError("ProtocolError: exchange after cancel");
-    if (this.finished) throw new ProtocolError("ProtocolError: exchange session is closed");
+    if (this.finished) throw new ProtocolError("ProtocolError: Stream has been closed or cancelled");
     const def = this.def as ExchangeMethod;
     const batch =
       input instanceof RecordBatch
@@ -174,15 +172,10 @@ export class ExchangeSession<H = undefined> extends StreamSession<H> {
     await this.input.send(batch);
     const out = await this.readTurn();
     if (!out) {
-      await this.finishAfterServerEnd();
+      await this.close();
       throw new ProtocolError("ProtocolError: server ended the exchange stream");
     }
     return out;
-  }
-
-  override async cancel(): Promise<void> {
-    this.cancelled = true;
-    await super.cancel();
   }
 }
 

@@ -8,6 +8,7 @@ import type { Columns, OutputCollector } from "../service/implementation.js";
 import { makeBatch, type LogRecord } from "../wire/batches.js";
 import type { LogLevel } from "../wire/keys.js";
 import { sameType } from "../schema/row.js";
+import { namedError } from "./errors.js";
 
 /** Build a batch of `schema` from per-field value arrays, typed by `fields` when known. */
 export function batchFromColumns(
@@ -51,6 +52,8 @@ export class TurnCollector implements OutputCollector {
   constructor(
     readonly schema: Schema,
     private readonly fields: FieldTypes | null,
+    /** Producers may finish; exchanges must emit exactly one batch per input. */
+    private readonly mode: "producer" | "exchange" = "producer",
   ) {}
 
   get finished(): boolean {
@@ -85,11 +88,23 @@ export class TurnCollector implements OutputCollector {
   }
 
   finish(): void {
+    if (this.mode === "exchange") {
+      throw namedError(
+        "RuntimeError",
+        "finish() is not allowed on exchange streams; exchange streams must emit exactly one data batch per call",
+      );
+    }
     this.done = true;
   }
 
+  /** Throws unless the turn produced what the lockstep protocol requires. */
+  validate(): void {
+    if (!this.done && this.dataCount === 0) throw namedError("RuntimeError", "No data batch was emitted");
+  }
+
   private push(batch: RecordBatch): void {
-    if (this.done) throw new Error("output stream already finished");
+    if (this.done) throw namedError("RuntimeError", "output stream already finished");
+    if (this.dataCount > 0) throw namedError("RuntimeError", "Only one data batch may be emitted per call");
     this.items.push({ kind: "batch", batch });
     this.dataCount++;
   }

@@ -166,6 +166,12 @@ class CallContextImpl implements CallContext {
 
 class Connection {
   private readonly framer: MessageFramer;
+  /**
+   * Set after a stream request is rejected before dispatch: a client that
+   * mirrors the reference client then sends an input stream nobody asked
+   * for. The next stream is skipped if it is not a request.
+   */
+  private orphanInput = false;
 
   constructor(
     private readonly server: RpcServer,
@@ -190,6 +196,10 @@ class Connection {
         if (!reader) return; // client closed the connection
         batch = await reader.next();
         if (batch) await reader.drain();
+        if (this.orphanInput) {
+          this.orphanInput = false;
+          if (!batch?.metadata.has(Keys.method)) continue;
+        }
       } catch (err) {
         // The byte stream can no longer be trusted: report and end the connection.
         await this.write(encodeStream(EMPTY_SCHEMA, [errorBatch(EMPTY_SCHEMA, asProtocolError(err), { serverId: this.server.serverId })]));
@@ -278,8 +288,12 @@ class Connection {
       );
     }
     const errSchema = def.kind === "unary" ? def.resultSchema : EMPTY_SCHEMA;
+    const reject = (err: Error) => {
+      if (def.kind !== "unary") this.orphanInput = true;
+      return fail(err, errSchema, def);
+    };
     const versionErr = checkProtocolVersion(service, md.get(Keys.protocolVersion));
-    if (versionErr) return fail(versionErr, errSchema, def);
+    if (versionErr) return reject(versionErr);
 
     let params: Record<string, unknown>;
     try {
@@ -290,7 +304,7 @@ class Connection {
       }
       params = decodeParams(def.params, batch);
     } catch (err) {
-      return fail(asTypeError(err), errSchema, def);
+      return reject(asTypeError(err));
     }
 
     const ctx = new CallContextImpl(method, requestId, this.server.serverId, this.info.transport, md);
@@ -358,6 +372,9 @@ class Connection {
       const batches = ctx.logs.map((l) => logBatch(EMPTY_SCHEMA, l, ids));
       batches.push(errorBatch(EMPTY_SCHEMA, err, ids));
       await this.write(encodeStream(EMPTY_SCHEMA, batches));
+      // The client still sends an input stream (possibly empty); consume it.
+      const input = await IpcStreamReader.open(this.framer);
+      await input?.drain();
       return { error: err, cancelled: false, streamId };
     }
 
@@ -402,15 +419,15 @@ class Connection {
           }
           break;
         }
-        const turn = new TurnCollector(outSchema, outputFields ?? null);
+        const turn = new TurnCollector(outSchema, outputFields ?? null, def.kind);
         ctx.sinkTurn = turn;
         try {
           if (def.kind === "producer") await (state as ProducerState).produce(turn, ctx);
           else {
             const coerced = reconcileInput((def as ExchangeMethod).inputSchema, batch);
             await (state as ExchangeState).exchange(coerced, turn, ctx);
-            if (turn.dataCount === 0) turn.emit(emptyBatch(outSchema));
           }
+          turn.validate();
         } catch (err) {
           error = err;
         } finally {
@@ -425,12 +442,7 @@ class Connection {
             parts.push(out.write(item.batch));
           }
         }
-        if (error) {
-          parts.push(out.write(errorBatch(outSchema, error, ids)));
-        } else if (def.kind === "producer" && !turn.finished && turn.dataCount === 0) {
-          error = new Error(`${ctx.method}: produce() must emit a batch or call out.finish()`);
-          parts.push(out.write(errorBatch(outSchema, error, ids)));
-        }
+        if (error) parts.push(out.write(errorBatch(outSchema, error, ids)));
         if (parts.length) await this.write(concat(parts));
         if (error || turn.finished) break;
       }

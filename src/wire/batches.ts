@@ -50,30 +50,39 @@ export function errorTypeOf(err: unknown): string {
 
 const MAX_TRACEBACK = 16_000;
 
+/** Canonical error codes of the reference's well-known exception classes. */
+const CODE_BY_TYPE: Record<string, string> = {
+  MethodNotImplementedError: "UNIMPLEMENTED",
+  ProtocolVersionError: "FAILED_PRECONDITION",
+  ProtocolNotSpecifiedError: "INVALID_ARGUMENT",
+  ProtocolNotSupportedError: "UNIMPLEMENTED",
+  SessionLostError: "ABORTED",
+  ServerDrainingError: "UNAVAILABLE",
+};
+
 /** An EXCEPTION batch describing `err`, on the stream's schema. */
 export function errorBatch(schema: Schema, err: unknown, ids: { serverId: string; requestId?: string }): RecordBatch {
   const type = errorTypeOf(err);
   const message = err instanceof Error ? err.message : String(err);
   let traceback = err instanceof Error && err.stack ? err.stack : `${type}: ${message}`;
   if (traceback.length > MAX_TRACEBACK) traceback = traceback.slice(0, MAX_TRACEBACK) + "\n… <traceback truncated>";
-  const kind = (err as { errorKind?: unknown } | null)?.errorKind;
-  const extra: Record<string, unknown> = {
-    exception_type: type,
-    exception_message: message,
-    traceback,
-    frames: stackFrames(err),
-  };
-  const cause = (err as { cause?: unknown } | null)?.cause;
-  if (cause !== undefined) extra.cause = { type: errorTypeOf(cause), message: cause instanceof Error ? cause.message : String(cause) };
-  if (typeof kind === "string") extra.error_kind = kind;
+  const e = (err ?? {}) as { errorKind?: unknown; errorCode?: unknown; cause?: unknown };
+  const kind = typeof e.errorKind === "string" ? e.errorKind : undefined;
+  const code = typeof e.errorCode === "string" ? e.errorCode : (CODE_BY_TYPE[type] ?? "UNKNOWN");
+  const extra: Record<string, unknown> = { exception_type: type, exception_message: message, error_code: code };
+  if (kind) extra.error_kind = kind;
+  extra.traceback = traceback;
+  if (e.cause !== undefined) extra.cause = `${errorTypeOf(e.cause)}: ${e.cause instanceof Error ? e.cause.message : String(e.cause)}`;
+  extra.frames = stackFrames(err);
   const md = new Map<string, string>([
     [Keys.logLevel, "EXCEPTION"],
     [Keys.logMessage, `${type}: ${message}`],
     [Keys.logExtra, jsonStringify(extra)],
-    [Keys.serverId, ids.serverId],
   ]);
+  if (kind) md.set(Keys.errorKind, kind);
+  md.set(Keys.errorCode, code);
+  md.set(Keys.serverId, ids.serverId);
   if (ids.requestId) md.set(Keys.requestId, ids.requestId);
-  if (typeof kind === "string") md.set(Keys.errorKind, kind);
   return emptyBatch(schema, md);
 }
 
@@ -142,8 +151,10 @@ export function readError(batch: RecordBatch): RpcError {
   const md = batch.metadata;
   const extra = parseExtra(md.get(Keys.logExtra));
   const kind = md.get(Keys.errorKind) ?? (typeof extra.error_kind === "string" ? extra.error_kind : undefined);
+  const code = md.get(Keys.errorCode) ?? (typeof extra.error_code === "string" ? extra.error_code : undefined);
   return new RpcError({
     errorType: typeof extra.exception_type === "string" ? extra.exception_type : "EXCEPTION",
+    errorCode: code,
     message: md.get(Keys.logMessage) ?? "",
     remoteTraceback: typeof extra.traceback === "string" ? extra.traceback : "",
     requestId: md.get(Keys.requestId) ?? "",

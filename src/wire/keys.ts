@@ -11,6 +11,8 @@ export const Keys = {
   logMessage: "vgi_rpc.log_message",
   logExtra: "vgi_rpc.log_extra",
   errorKind: "vgi_rpc.error_kind",
+  errorCode: "vgi_rpc.error_code",
+  errorDetails: "vgi_rpc.error_details",
   serverId: "vgi_rpc.server_id",
   streamState: "vgi_rpc.stream_state#b64",
   callState: "vgi_rpc.call_state#b64",
