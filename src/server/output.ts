@@ -20,12 +20,14 @@ export function batchFromColumns(
   let rows = -1;
   const data: Data[] = schema.fields.map((f) => {
     const values = columns[f.name];
-    if (!Array.isArray(values)) throw new TypeError(`missing column '${f.name}' (expected an array of values)`);
+    if (!Array.isArray(values) && !ArrayBuffer.isView(values)) {
+      throw new TypeError(`missing column '${f.name}' (expected an array of values)`);
+    }
     if (rows === -1) rows = values.length;
     else if (values.length !== rows) throw new TypeError(`column '${f.name}' has ${values.length} values, expected ${rows}`);
     const type = fields?.[f.name];
-    if (type) return type.build(values, f.name);
-    return vectorFromArray(values as unknown[], f.type).data[0]!;
+    if (type) return type.build(values as readonly unknown[], f.name);
+    return vectorFromArray(Array.from(values as ArrayLike<unknown>), f.type).data[0]!;
   });
   for (const k of Object.keys(columns)) {
     if (!schema.fields.some((f) => f.name === k)) throw new TypeError(`unknown column '${k}' for the output schema`);

@@ -10,7 +10,10 @@ import { StructType, type Infer, type VType } from "../schema/types.js";
 export type FieldTypes = Record<string, VType<any, boolean>>;
 
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
-type KeysWithDefault<P extends FieldTypes> = { [K in keyof P]: P[K] extends VType<any, true> ? K : never }[keyof P];
+/** Parameters a caller may omit: those with a default, and nullable ones (omitted = null). */
+type KeysWithDefault<P extends FieldTypes> = {
+  [K in keyof P]: P[K] extends VType<any, true> ? K : null extends Infer<P[K]> ? K : never;
+}[keyof P];
 
 /** What a caller passes: parameters with defaults may be omitted. */
 export type ParamsIn<P extends FieldTypes> = Simplify<
@@ -136,7 +139,7 @@ export interface ProducerOptions<H extends StructType<any> | undefined> {
 export function producer<const P extends FieldTypes, H extends StructType<any> | undefined = undefined>(
   params: P,
   options: ProducerOptions<H>,
-): ProducerMethod<P, H> {
+): ProducerMethod<P, NoInfer<H>> {
   return {
     kind: "producer",
     params,
@@ -157,7 +160,7 @@ export interface ExchangeOptions<H extends StructType<any> | undefined> extends 
 export function exchange<const P extends FieldTypes, H extends StructType<any> | undefined = undefined>(
   params: P,
   options: ExchangeOptions<H>,
-): ExchangeMethod<P, H> {
+): ExchangeMethod<P, NoInfer<H>> {
   return {
     kind: "exchange",
     params,

@@ -61,8 +61,8 @@ export interface CallContext {
   clientLog(level: LogLevel, message: string, extra?: Record<string, unknown>): void;
 }
 
-/** Column values for `emitColumns`: one array per output field. */
-export type Columns = Record<string, readonly unknown[]>;
+/** Column values for `emitColumns`: one array (or typed array) per output field. */
+export type Columns = Record<string, readonly unknown[] | ArrayLike<unknown>>;
 
 /** Collects a stream turn's output. */
 export interface OutputCollector {
