@@ -60,6 +60,12 @@ const CODE_BY_TYPE: Record<string, string> = {
   ServerDrainingError: "UNAVAILABLE",
 };
 
+/** The canonical error code of `err`: its own `errorCode`, else by exception type, else UNKNOWN. */
+export function errorCodeOf(err: unknown): string {
+  const own = (err as { errorCode?: unknown } | null)?.errorCode;
+  return typeof own === "string" ? own : (CODE_BY_TYPE[errorTypeOf(err)] ?? "UNKNOWN");
+}
+
 /** An EXCEPTION batch describing `err`, on the stream's schema. */
 export function errorBatch(schema: Schema, err: unknown, ids: { serverId: string; requestId?: string }): RecordBatch {
   const type = errorTypeOf(err);
@@ -68,7 +74,7 @@ export function errorBatch(schema: Schema, err: unknown, ids: { serverId: string
   if (traceback.length > MAX_TRACEBACK) traceback = traceback.slice(0, MAX_TRACEBACK) + "\n… <traceback truncated>";
   const e = (err ?? {}) as { errorKind?: unknown; errorCode?: unknown; cause?: unknown };
   const kind = typeof e.errorKind === "string" ? e.errorKind : undefined;
-  const code = typeof e.errorCode === "string" ? e.errorCode : (CODE_BY_TYPE[type] ?? "UNKNOWN");
+  const code = errorCodeOf(err);
   const extra: Record<string, unknown> = { exception_type: type, exception_message: message, error_code: code };
   if (kind) extra.error_kind = kind;
   extra.traceback = traceback;

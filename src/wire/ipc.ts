@@ -16,6 +16,8 @@ import {
   Schema,
 } from "apache-arrow";
 import { ExactReader, type ByteSource, concatBytes } from "./bytes.js";
+import { RecordBatch as RecordBatchHeader } from "apache-arrow/ipc/metadata/message";
+import { VectorAssembler } from "apache-arrow/visitor/vectorassembler";
 
 const CONTINUATION = 0xffffffff;
 /** End-of-stream marker: continuation token followed by a zero length. */
@@ -91,8 +93,11 @@ export class MessageFramer {
       await this.reader.skip(bodyLength);
       throw new MessageTooLargeError(total, this.maxMessageBytes);
     }
-    const body = bodyLength > 0 ? await this.reader.readExact(bodyLength) : new Uint8Array(0);
+    let body = bodyLength > 0 ? await this.reader.readExact(bodyLength) : new Uint8Array(0);
     if (body === null) throw new IpcFormatError("input ended before IPC message body");
+    // Arrow decodes buffers as typed-array views into the body, which need
+    // 8-byte alignment; a body sliced out of a transport chunk may lack it.
+    if (body.byteOffset % 8 !== 0) body = body.slice();
     // Re-frame with a continuation marker (legacy streams omit it).
     const head = new Uint8Array(8 + metaLength);
     const dv = new DataView(head.buffer);
@@ -117,8 +122,34 @@ interface ArrowDecoder {
   _loadDictionaryBatch(header: unknown, body: Uint8Array): unknown;
 }
 
-/** Build a decoder for a stream whose schema message is `head`. */
+/**
+ * Decoders for dictionary-free schemas hold no per-stream state, so they are
+ * shared across streams with the same schema message (a small LRU keyed by its bytes).
+ */
+const decoderCache = new Map<string, { schema: Schema; decoder: ArrowDecoder }>();
+const DECODER_CACHE_SIZE = 64;
+const latin1 = new TextDecoder("latin1");
+
 function decoderFor(head: Uint8Array): { schema: Schema; decoder: ArrowDecoder } {
+  const key = head.byteLength <= 4096 ? latin1.decode(head) : null;
+  if (key !== null) {
+    const hit = decoderCache.get(key);
+    if (hit) {
+      decoderCache.delete(key);
+      decoderCache.set(key, hit);
+      return hit;
+    }
+  }
+  const made = makeDecoder(head);
+  if (key !== null && made.schema.dictionaries.size === 0) {
+    if (decoderCache.size >= DECODER_CACHE_SIZE) decoderCache.delete(decoderCache.keys().next().value!);
+    decoderCache.set(key, made);
+  }
+  return made;
+}
+
+/** Build a decoder for a stream whose schema message is `head`. */
+function makeDecoder(head: Uint8Array): { schema: Schema; decoder: ArrowDecoder } {
   const reader = RecordBatchReader.from(concatBytes([head, EOS_BYTES]));
   reader.open();
   const decoder = (reader as unknown as { _impl?: ArrowDecoder })._impl;
@@ -215,33 +246,96 @@ class ChunkCollector extends AsyncByteQueue {
   }
 }
 
+/** Frame flatbuffer metadata (and body buffers) as one continuation-prefixed message. */
+function frameMessage(fb: Uint8Array, buffers: readonly ArrayBufferView[] = [], bodyLength = 0): Uint8Array {
+  const aligned = (fb.byteLength + 8 + 7) & ~7;
+  const out = new Uint8Array(aligned + bodyLength);
+  const dv = new DataView(out.buffer);
+  dv.setInt32(0, -1, true);
+  dv.setInt32(4, aligned - 8, true);
+  out.set(fb, 8);
+  let at = aligned;
+  for (const b of buffers) {
+    if (b.byteLength === 0) continue;
+    out.set(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), at);
+    at += (b.byteLength + 7) & ~7;
+  }
+  return out;
+}
+
+const schemaMessages = new WeakMap<Schema, Uint8Array>();
+
+/** The encapsulated schema message of a schema (cached per Schema object). */
+function schemaMessage(schema: Schema): Uint8Array {
+  let bytes = schemaMessages.get(schema);
+  if (!bytes) schemaMessages.set(schema, (bytes = frameMessage(Message.encode(Message.from(schema)))));
+  return bytes;
+}
+
+/** One record batch message (metadata + body) for a dictionary-free batch. */
+function recordBatchMessage(batch: RecordBatch): Uint8Array {
+  const assembled = VectorAssembler.assemble(batch);
+  const header = new RecordBatchHeader(
+    batch.numRows,
+    assembled.nodes,
+    assembled.bufferRegions,
+    null,
+    assembled.variadicBufferCounts,
+    batch.metadata,
+  );
+  const fb = Message.encode(Message.from(header, assembled.byteLength));
+  return frameMessage(fb, assembled.buffers, assembled.byteLength);
+}
+
 /**
  * Encodes one IPC stream incrementally: the schema on construction, a batch
  * per `write`, the end-of-stream marker on `end`. Each call returns the bytes
- * it produced, for the caller to send.
+ * it produced, for the caller to send. Dictionary-free schemas take a lean
+ * path; schemas with dictionaries go through apache-arrow's stream writer,
+ * which tracks dictionary replacements and deltas.
  */
 export class IpcStreamWriter {
-  private readonly sink = new ChunkCollector();
-  private readonly writer = new RecordBatchStreamWriter();
+  private readonly sink: ChunkCollector | null = null;
+  private readonly writer: RecordBatchStreamWriter | null = null;
+  private pending: Uint8Array | null;
 
   constructor(readonly schema: Schema) {
-    this.writer.reset(this.sink as never, schema);
+    if (schema.dictionaries.size > 0) {
+      this.sink = new ChunkCollector();
+      this.writer = new RecordBatchStreamWriter();
+      this.writer.reset(this.sink as never, schema);
+      this.pending = null;
+    } else {
+      this.pending = schemaMessage(schema);
+    }
   }
 
   /** Bytes produced so far and not yet taken (the schema message after construction). */
   take(): Uint8Array {
-    return concatBytes(this.sink.takeAll());
+    if (this.sink) return concatBytes(this.sink.takeAll());
+    const p = this.pending ?? new Uint8Array(0);
+    this.pending = null;
+    return p;
   }
 
   write(batch: RecordBatch): Uint8Array {
-    this.writer.write(batch);
-    return this.take();
+    if (this.writer) {
+      this.writer.write(batch);
+      return this.take();
+    }
+    const msg = recordBatchMessage(batch);
+    if (!this.pending) return msg;
+    const out = concatBytes([this.take(), msg]);
+    return out;
   }
 
   /** Finish the stream; returns the remaining bytes including the EOS marker. */
   end(): Uint8Array {
-    this.writer.finish();
-    return this.take();
+    if (this.writer) {
+      this.writer.finish();
+      return this.take();
+    }
+    return this.pending ? concatBytes([this.take(), EOS_BYTES]) : EOS_BYTES;
   }
 }
 
@@ -301,7 +395,9 @@ export function decodeStreamSync(bytes: Uint8Array): { schema: Schema; batches: 
     if (bodyEnd > bytes.byteLength) throw new IpcFormatError("truncated IPC message body");
     const head = prefix === 8 ? bytes.subarray(at, bodyStart) : concatBytes([EOS_BYTES.subarray(0, 4), bytes.subarray(at, bodyStart)]);
     at = bodyEnd;
-    return { message, head, body: bytes.subarray(bodyStart, bodyEnd) };
+    const body = bytes.subarray(bodyStart, bodyEnd);
+    // Typed-array views into the body need 8-byte alignment (see MessageFramer).
+    return { message, head, body: body.byteOffset % 8 === 0 ? body : body.slice() };
   };
   const first = nextMessage();
   if (!first || first.message.headerType !== MessageHeader.Schema) throw new IpcFormatError("IPC stream must start with a schema message");
