@@ -5,3 +5,19 @@
 export * from "./index.js";
 export { runServer } from "./transport/stdio.js";
 export { nodeChannel, readableSource, writableSink } from "./transport/node-stream.js";
+export {
+  connect,
+  type SubprocessOptions,
+  type SubprocessClient,
+  type WorkerHandle,
+  type WorkerExit,
+} from "./transport/subprocess.js";
+export {
+  serveSocket,
+  connectUnix,
+  connectTcp,
+  type SocketServer,
+  type SocketListenAddress,
+  type SocketClientOptions,
+  type TcpAddress,
+} from "./transport/socket.js";

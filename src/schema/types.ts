@@ -213,6 +213,7 @@ class NumberType extends VType<number> {
 const I64_MIN = -(2n ** 63n);
 const I64_MAX = 2n ** 63n - 1n;
 const U64_MAX = 2n ** 64n - 1n;
+const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** int64 as a JS number: exact within ±(2^53−1); anything else is rejected, never rounded. */
 class SafeInt64Type extends VType<number> {
@@ -224,7 +225,7 @@ class SafeInt64Type extends VType<number> {
       const v = values[i];
       if (isNull(v)) continue;
       if (typeof v === "number" && Number.isSafeInteger(v)) arr[i] = BigInt(v);
-      else if (typeof v === "bigint" && v >= I64_MIN && v <= I64_MAX) arr[i] = v;
+      else if (typeof v === "bigint" && v >= -SAFE_MAX && v <= SAFE_MAX) arr[i] = v;
       else throw new ValueTypeError(path, "int64 as a safe integer number (use t.bigint64 for the full range)", v);
     }
     return makeData({ type: this.arrowType as Int64, length: values.length, data: arr, ...validity(values) });
@@ -633,7 +634,7 @@ class DictStringType extends VType<string> {
 type StructFields = Record<string, VType<any, boolean>>;
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
 /** The JS object type of a struct's fields. */
-export type InferFields<F extends StructFields> = Simplify<{ [K in keyof F]: Infer<F[K]> }>;
+export type InferFields<F extends StructFields> = { -readonly [K in keyof F]: Infer<F[K]> };
 
 /**
  * A struct (the reference's `ArrowSerializableDataclass`): an object type with
@@ -711,7 +712,11 @@ export class StructType<F extends StructFields = StructFields> extends VType<Inf
 function placeholder(type: VType): unknown {
   const arrow = type.arrowType;
   if (arrow instanceof Struct || arrow instanceof List || arrow instanceof Map_ || arrow instanceof LargeList) {
-    return type instanceof StructType ? {} : arrow instanceof Map_ ? new Map() : [];
+    if (type instanceof StructType) {
+      // every non-nullable child needs a slot too, recursively
+      return Object.fromEntries(type.entries.map(([n, ft]) => [n, ft.acceptsNull ? null : ft.hasDefault ? ft.defaultValue : placeholder(ft)]));
+    }
+    return arrow instanceof Map_ ? new Map() : [];
   }
   if (type instanceof SetType) return new Set();
   if (type instanceof EnumType) return type.members[0];

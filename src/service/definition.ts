@@ -17,10 +17,10 @@ type KeysWithDefault<P extends FieldTypes> = {
 
 /** What a caller passes: parameters with defaults may be omitted. */
 export type ParamsIn<P extends FieldTypes> = Simplify<
-  { [K in Exclude<keyof P, KeysWithDefault<P>>]: Infer<P[K]> } & { [K in KeysWithDefault<P>]?: Infer<P[K]> }
+  { -readonly [K in Exclude<keyof P, KeysWithDefault<P>>]: Infer<P[K]> } & { -readonly [K in KeysWithDefault<P>]?: Infer<P[K]> }
 >;
 /** What an implementation receives: every parameter, defaults filled in. */
-export type ParamsOut<P extends FieldTypes> = Simplify<{ [K in keyof P]: Infer<P[K]> }>;
+export type ParamsOut<P extends FieldTypes> = { -readonly [K in keyof P]: Infer<P[K]> };
 
 /** A stream's column set: declared fields, an explicit Arrow schema, or dynamic (chosen per call). */
 export type ColumnsSpec = FieldTypes | Schema | "dynamic";

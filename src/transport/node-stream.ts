@@ -72,6 +72,9 @@ export function writableSink(writable: Writable): ByteSink {
   };
 }
 
+/** How long `close()` waits for buffered output to flush before destroying the streams. */
+const CLOSE_FLUSH_MS = 2000;
+
 /** A channel over a readable/writable pair; `close` ends output and destroys both. */
 export function nodeChannel(readable: Readable, writable: Writable, onClose?: () => void | Promise<void>): ByteChannel {
   const sink = writableSink(writable);
@@ -82,7 +85,11 @@ export function nodeChannel(readable: Readable, writable: Writable, onClose?: ()
     async close() {
       if (closed) return;
       closed = true;
-      await sink.end();
+      // A peer that stopped reading must not keep us waiting forever.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([sink.end(), new Promise<void>((r) => (timer = setTimeout(r, CLOSE_FLUSH_MS)))]);
+      clearTimeout(timer);
+      if (!writable.writableFinished) writable.destroy();
       readable.destroy();
       await onClose?.();
     },

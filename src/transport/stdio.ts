@@ -8,8 +8,9 @@ import type { Implementation } from "../service/implementation.js";
 import { nodeChannel } from "./node-stream.js";
 
 /**
- * Serve `implementation` on stdin/stdout until stdin closes (or SIGTERM /
- * SIGINT). Resolves when serving has ended.
+ * Serve `implementation` on stdin/stdout until stdin closes. SIGTERM / SIGINT
+ * close the connection gracefully and then terminate the process as the
+ * signal normally would. Resolves when serving has ended (stdin closed).
  */
 export async function runServer<S extends ServiceDefinition>(
   definition: S,
@@ -18,7 +19,11 @@ export async function runServer<S extends ServiceDefinition>(
 ): Promise<void> {
   const server = new RpcServer(definition, implementation, options);
   const channel = nodeChannel(process.stdin, process.stdout);
-  const stop = () => void channel.close();
+  let signalled: NodeJS.Signals | null = null;
+  const stop = (signal: NodeJS.Signals) => {
+    signalled = signal;
+    void channel.close();
+  };
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
   try {
@@ -27,4 +32,6 @@ export async function runServer<S extends ServiceDefinition>(
     process.off("SIGTERM", stop);
     process.off("SIGINT", stop);
   }
+  // Re-raise with the default handler so the process ends as the signal intends.
+  if (signalled) process.kill(process.pid, signalled);
 }
