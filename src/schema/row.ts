@@ -3,7 +3,7 @@
  * columns of a request or result batch. Structs travel as binary IPC blobs.
  */
 import type { Data, RecordBatch, Schema } from "apache-arrow";
-import { StructType, ValueTypeError, type VType } from "./types.js";
+import { StructType, ValueTypeError, t, type VType } from "./types.js";
 import type { FieldTypes } from "../service/definition.js";
 
 /** Build the single-row column of a parameter or result value. */
@@ -29,7 +29,6 @@ export function decodeValue(type: VType, column: Data, path: string): unknown {
   return type.get(column, 0);
 }
 
-import { t } from "./types.js";
 const blobs = new WeakMap<StructType, VType>();
 function blobOf(type: StructType): VType {
   let b = blobs.get(type);
