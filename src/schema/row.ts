@@ -4,6 +4,8 @@
  */
 import type { Data, RecordBatch, Schema } from "apache-arrow";
 import { StructType, ValueTypeError, t, type VType } from "./types.js";
+import { sameType } from "./same-type.js";
+export { sameType };
 import type { FieldTypes } from "../service/definition.js";
 
 /** Build the single-row column of a parameter or result value. */
@@ -93,19 +95,3 @@ export function schemaMismatch(expected: Schema, actual: Schema): string | null 
 }
 
 const names = (s: Schema) => s.fields.map((f) => f.name).join(", ") || "none";
-
-/** Structural Arrow type equality (ignores dictionary ids; checks child names and nullability). */
-export function sameType(a: import("apache-arrow").DataType, b: import("apache-arrow").DataType): boolean {
-  if (a.typeId !== b.typeId) return false;
-  if (String(a) !== String(b)) return false;
-  const ac = a.children ?? [];
-  const bc = b.children ?? [];
-  if (ac.length !== bc.length) return false;
-  for (let i = 0; i < ac.length; i++) {
-    if (ac[i]!.name !== bc[i]!.name || ac[i]!.nullable !== bc[i]!.nullable || !sameType(ac[i]!.type, bc[i]!.type)) return false;
-  }
-  const ad = (a as { dictionary?: import("apache-arrow").DataType }).dictionary;
-  const bd = (b as { dictionary?: import("apache-arrow").DataType }).dictionary;
-  if (ad && bd && !sameType(ad, bd)) return false;
-  return true;
-}

@@ -49,6 +49,7 @@ import {
   Schema,
 } from "apache-arrow";
 import { decodeStreamSync, encodeStream } from "../wire/ipc.js";
+import { sameType } from "./same-type.js";
 
 /** Raised when a JS value does not fit the declared type. */
 export class ValueTypeError extends TypeError {
@@ -123,7 +124,7 @@ export abstract class VType<T = unknown, D extends boolean = boolean> {
 
   /** An Arrow field of this type. */
   field(name: string): Field {
-    return new Field(name, this.arrowType, this.nullable);
+    return new Field(name, freshType(this.arrowType), this.nullable);
   }
 
   protected clone(patch: Partial<VType<unknown, boolean>>): this {
@@ -158,6 +159,27 @@ export abstract class VType<T = unknown, D extends boolean = boolean> {
 
 /** The JS type of a vgi-rpc type. */
 export type Infer<V> = V extends VType<infer T, boolean> ? T : never;
+
+/**
+ * A copy of `type` in which every dictionary gets a new id. Arrow identifies
+ * dictionaries by id within a schema, so two dictionary fields built from the
+ * same `t.*` value must not share one.
+ */
+export function freshType(type: DataType): DataType {
+  if (type instanceof Dictionary) return new Dictionary(type.dictionary, type.indices, undefined, type.isOrdered);
+  if (!type.children || type.children.length === 0) return type;
+  if (!containsDictionary(type)) return type;
+  const children = type.children.map((f: Field) => new Field(f.name, freshType(f.type), f.nullable, f.metadata));
+  if (type instanceof Struct) return new Struct(children);
+  if (type instanceof List) return new List(children[0]!);
+  if (type instanceof LargeList) return new LargeList(children[0]!);
+  if (type instanceof Map_) return new Map_(children[0]! as Field<Struct>, type.keysSorted);
+  return type;
+}
+
+function containsDictionary(type: DataType): boolean {
+  return type instanceof Dictionary || (type.children ?? []).some((f: Field) => containsDictionary(f.type));
+}
 
 // ---------------------------------------------------------------------------
 // validity helpers
@@ -467,7 +489,7 @@ class ListType<E> extends VType<E[]> {
     private readonly large = false,
   ) {
     super();
-    const child = new Field("item", element.arrowType, true);
+    const child = new Field("item", freshType(element.arrowType), true);
     this.arrowType = large ? new LargeList(child) : new List(child);
     this.label = `list<${element.label}>`;
   }
@@ -530,7 +552,10 @@ class MapType<K, V> extends VType<Map<K, V>> {
     readonly valueType: VType<V>,
   ) {
     super();
-    this.entries = new Struct([new Field("key", keyType.arrowType, false), new Field("value", valueType.arrowType, true)]);
+    this.entries = new Struct([
+      new Field("key", freshType(keyType.arrowType), false),
+      new Field("value", freshType(valueType.arrowType), true),
+    ]);
     this.arrowType = new Map_(new Field("entries", this.entries, false), false);
     this.label = `map<${keyType.label}, ${valueType.label}>`;
   }
@@ -688,6 +713,10 @@ export class StructType<F extends StructFields = StructFields> extends VType<Inf
       if (idx < 0) {
         if (type.hasDefault) return null;
         throw new ValueTypeError(`${this.name}.${name}`, "a field in the serialized struct", undefined);
+      }
+      const actual = schema.fields[idx]!.type;
+      if (!sameType(actual, type.arrowType)) {
+        throw new ValueTypeError(`${this.name}.${name}`, `a ${type.arrowType} column`, `a ${actual} column`);
       }
       return batch.data.children[idx]!;
     });
