@@ -29,9 +29,10 @@ export type {
 export { RpcError, ProtocolError, TransportError, ServiceError } from "./errors.js";
 export type { LogMessage } from "./wire/batches.js";
 export type { LogLevel } from "./wire/keys.js";
-export { RpcServer, type ServerOptions, type CallRecord, type ConnectionInfo } from "./server/server.js";
+export { RpcServer, hosted, type ServerOptions, type CallRecord, type ConnectionInfo, type HostedProtocol } from "./server/server.js";
 export { createClient, type Client, type ClientOptions, type ClientMethod } from "./client/client.js";
-export { ProducerStream, ExchangeSession } from "./client/streams.js";
+export type { ProducerStream, ExchangeSession, ExchangeInput, CallTransport, RequestSpec } from "./client/transport.js";
+export { clientFor } from "./client/client.js";
 export { pipePair, servePipe, type PipeOptions } from "./transport/pipe.js";
 export type { ByteChannel, ByteSource, ByteSink } from "./wire/bytes.js";
 export { describeService, listMethods, introspect, parseDescribe, type ServiceInfo, type MethodInfo } from "./introspection/introspect.js";

@@ -15,7 +15,6 @@ import { ClientConformanceService, typedFields } from "./fixtures/client-conform
 import { referencePython } from "./support/reference.js";
 import { batchFromColumns } from "../src/server/output.js";
 import { Keys } from "../src/wire/keys.js";
-import { RpcConnection } from "../src/client/connection.js";
 import { EMPTY_SCHEMA } from "../src/wire/batches.js";
 
 type C = Client<typeof ClientConformanceService>;
@@ -106,7 +105,7 @@ async function checkLane(c: C) {
   assert.ok(!info.methods.some((m) => m.name.startsWith("__")), "built-ins are not described");
 
   // __transport_options__ answers with an empty batch carrying vgi_rpc.transport.shm.
-  const conn: RpcConnection = c.connection;
+  const conn = c.connection;
   const opts = await conn.unary({ method: "__transport_options__", schema: EMPTY_SCHEMA, columns: [], metadata: new Map([[Keys.transportShm, "false"]]) });
   assert.ok(opts);
   assert.equal(opts.numRows, 0);

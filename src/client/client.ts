@@ -15,7 +15,7 @@ import type {
   UnaryMethod,
 } from "../service/definition.js";
 import { RpcConnection, type ConnectionOptions } from "./connection.js";
-import { ExchangeSession, ProducerStream } from "./streams.js";
+import type { CallTransport, ExchangeSession, ProducerStream } from "./transport.js";
 import { DESCRIBE_METHOD } from "../wire/keys.js";
 import { EMPTY_SCHEMA } from "../wire/batches.js";
 import type { RecordBatch } from "apache-arrow";
@@ -39,8 +39,8 @@ export interface ClientControls {
   /** Close the connection (and stop a spawned worker). */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
-  /** The underlying connection (for introspection and raw calls). */
-  readonly connection: RpcConnection;
+  /** The underlying transport (for introspection and raw calls). */
+  readonly connection: CallTransport;
 }
 
 /** A typed client for service `S`. */
@@ -53,7 +53,8 @@ export function createClient<S extends ServiceDefinition>(definition: S, channel
   return clientFor(definition, new RpcConnection(channel, options));
 }
 
-export function clientFor<S extends ServiceDefinition>(definition: S, conn: RpcConnection): Client<S> {
+/** A typed client over any call transport. */
+export function clientFor<S extends ServiceDefinition>(definition: S, conn: CallTransport): Client<S> {
   const client: Record<string | symbol, unknown> = {};
   for (const [name, def] of Object.entries(definition.methods) as [string, MethodDef][]) {
     client[name] = (params?: Record<string, unknown>) => invoke(conn, definition, name, def, params);
@@ -65,7 +66,7 @@ export function clientFor<S extends ServiceDefinition>(definition: S, conn: RpcC
   return client as Client<S>;
 }
 
-async function invoke(conn: RpcConnection, service: ServiceDefinition, name: string, def: MethodDef, params?: Record<string, unknown>) {
+async function invoke(conn: CallTransport, service: ServiceDefinition, name: string, def: MethodDef, params?: Record<string, unknown>) {
   const spec = {
     method: name,
     protocol: service.name,
@@ -78,12 +79,11 @@ async function invoke(conn: RpcConnection, service: ServiceDefinition, name: str
     if (def.result === null || !batch) return undefined;
     return decodeValue(def.result, batch.data.children[0]!, "result");
   }
-  const session = def.kind === "producer" ? new ProducerStream(conn, def) : new ExchangeSession(conn, def);
-  return session.open(spec);
+  return def.kind === "producer" ? conn.producer(def, spec) : conn.exchange(def, spec);
 }
 
 /** Call `__describe__` on a connection and return the raw describe batch. */
-export async function describeRemote(conn: RpcConnection): Promise<RecordBatch> {
+export async function describeRemote(conn: CallTransport): Promise<RecordBatch> {
   const batch = await conn.unary({ method: DESCRIBE_METHOD, schema: EMPTY_SCHEMA, columns: [] });
   if (!batch) throw new Error("__describe__ returned no batch");
   return batch;

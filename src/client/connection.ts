@@ -9,23 +9,16 @@ import { IpcStreamReader, IpcStreamWriter, MessageFramer, encodeStream } from ".
 import { EMPTY_SCHEMA, classify, emptyBatch, makeBatch, readError, readLog, type LogMessage } from "../wire/batches.js";
 import { Keys, REQUEST_VERSION } from "../wire/keys.js";
 import { ProtocolError, TransportError } from "../errors.js";
-import type { Data } from "apache-arrow";
+import type { CallTransport, RequestSpec } from "./transport.js";
+import type { ExchangeMethod, ProducerMethod } from "../service/definition.js";
+import { PipeExchangeSession, PipeProducerStream } from "./streams.js";
 
 export interface ConnectionOptions {
   /** Receives server log messages (non-error log batches). */
   onLog?: (log: LogMessage) => void;
 }
 
-export interface RequestSpec {
-  method: string;
-  /** Routing key: the wire name of the protocol addressed. */
-  protocol?: string;
-  schema: Schema;
-  columns: Data[];
-  /** Protocol version to stamp on the request, if the service declares one. */
-  protocolVersion?: string;
-  metadata?: Map<string, string>;
-}
+export type { RequestSpec };
 
 /** Builds the single request batch of a call. */
 export function requestBatch(spec: RequestSpec): RecordBatch {
@@ -53,7 +46,8 @@ class Mutex {
   }
 }
 
-export class RpcConnection {
+/** A client connection over a byte channel (pipe, subprocess stdio, unix or TCP socket). */
+export class RpcConnection implements CallTransport {
   readonly framer: MessageFramer;
   private readonly mutex = new Mutex();
   private closed = false;
@@ -157,6 +151,14 @@ export class RpcConnection {
     } finally {
       release();
     }
+  }
+
+  producer(def: ProducerMethod, spec: RequestSpec): Promise<PipeProducerStream<unknown>> {
+    return new PipeProducerStream<unknown>(this, def).open(spec);
+  }
+
+  exchange(def: ExchangeMethod, spec: RequestSpec): Promise<PipeExchangeSession<unknown>> {
+    return new PipeExchangeSession<unknown>(this, def).open(spec);
   }
 
   async close(): Promise<void> {

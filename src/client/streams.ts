@@ -8,9 +8,8 @@ import { EMPTY_SCHEMA, classify, emptyBatch, readError } from "../wire/batches.j
 import { ProtocolError } from "../errors.js";
 import type { StructType } from "../schema/types.js";
 import type { ExchangeMethod, StreamMethod } from "../service/definition.js";
-import type { Columns } from "../service/implementation.js";
-import { batchFromColumns, rowsToColumns } from "../server/output.js";
-import { InputStream, type RequestSpec, type RpcConnection, requestBatch } from "./connection.js";
+import { InputStream, type RpcConnection, requestBatch } from "./connection.js";
+import { toInputBatch, type ExchangeInput, type ExchangeSession, type ProducerStream, type RequestSpec } from "./transport.js";
 import { encodeStream } from "../wire/ipc.js";
 
 /**
@@ -124,7 +123,7 @@ abstract class StreamSession<H> {
 }
 
 /** A server-driven stream of batches. Iterate it; break early to close it. */
-export class ProducerStream<H = undefined> extends StreamSession<H> implements AsyncIterable<RecordBatch> {
+export class PipeProducerStream<H = undefined> extends StreamSession<H> implements ProducerStream<H> {
   private tick: RecordBatch | null = null;
 
   /** Next batch, or null when the stream is over. */
@@ -158,17 +157,11 @@ export class ProducerStream<H = undefined> extends StreamSession<H> implements A
 }
 
 /** A lockstep session: each `exchange` sends one batch and returns the server's reply. */
-export class ExchangeSession<H = undefined> extends StreamSession<H> {
+export class PipeExchangeSession<H = undefined> extends StreamSession<H> implements ExchangeSession<H> {
   /** Send one input batch (a RecordBatch, columns, or row objects) and receive the output batch. */
-  async exchange(input: RecordBatch | Columns | readonly Record<string, unknown>[]): Promise<RecordBatch> {
+  async exchange(input: ExchangeInput): Promise<RecordBatch> {
     if (this.finished) throw new ProtocolError("ProtocolError: Stream has been closed or cancelled");
-    const def = this.def as ExchangeMethod;
-    const batch =
-      input instanceof RecordBatch
-        ? input
-        : Array.isArray(input)
-          ? batchFromColumns(def.inputSchema, def.inputFields, rowsToColumns(def.inputSchema, input))
-          : batchFromColumns(def.inputSchema, def.inputFields, input as Columns);
+    const batch = toInputBatch(this.def as ExchangeMethod, input);
     await this.input.send(batch);
     const out = await this.readTurn();
     if (!out) {

@@ -7,7 +7,7 @@ import type { RecordBatch, Schema } from "apache-arrow";
 import type { ServiceDefinition } from "../service/definition.js";
 import { deserializeSchema } from "../wire/ipc.js";
 import { Keys } from "../wire/keys.js";
-import type { RpcConnection } from "../client/connection.js";
+import type { CallTransport } from "../client/transport.js";
 import { clientFor, describeRemote } from "../client/client.js";
 import { RpcError } from "../errors.js";
 import { REFLECTION_PROTOCOL, Reflection, serviceDescription, type ServiceDescriptionValue } from "./reflection.js";
@@ -72,7 +72,7 @@ export function listMethods(definition: ServiceDefinition): string[] {
  * Ask a connected server to describe a protocol it hosts (by default the
  * first one that is not reflection itself).
  */
-export async function introspect(target: RpcConnection | { connection: RpcConnection }, protocol?: string): Promise<ServiceInfo> {
+export async function introspect(target: CallTransport | { connection: CallTransport }, protocol?: string): Promise<ServiceInfo> {
   const conn = "connection" in target ? target.connection : target;
   const reflection = clientFor(Reflection, conn);
   let list;

@@ -1,0 +1,63 @@
+/**
+ * What a typed client needs from a transport: unary calls and stream
+ * sessions. Byte-stream connections (pipe, subprocess, sockets) and HTTP
+ * implement it; the typed proxy is the same over both.
+ */
+import { RecordBatch } from "apache-arrow";
+import type { Data, Schema } from "apache-arrow";
+import type { ExchangeMethod, ProducerMethod } from "../service/definition.js";
+import type { Columns } from "../service/implementation.js";
+import { batchFromColumns, rowsToColumns } from "../server/output.js";
+
+/** One call's request: method, routing key, parameter columns. */
+export interface RequestSpec {
+  method: string;
+  /** Routing key: the wire name of the protocol addressed. */
+  protocol?: string;
+  schema: Schema;
+  columns: Data[];
+  /** Protocol version to stamp on the request, if the service declares one. */
+  protocolVersion?: string;
+  metadata?: Map<string, string>;
+}
+
+/** A server-driven stream of batches. Iterate it; break early to close it. */
+export interface ProducerStream<H = undefined> extends AsyncIterable<RecordBatch>, AsyncDisposable {
+  /** The header, when the method declares one. */
+  readonly header: H | undefined;
+  /** Next batch, or null when the stream is over. */
+  next(): Promise<RecordBatch | null>;
+  /** Every remaining batch. */
+  collect(): Promise<RecordBatch[]>;
+  /** Stop the stream: the server's `onCancel` runs once. Idempotent; later use is a ProtocolError. */
+  cancel(): Promise<void>;
+  /** End the stream normally. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Input accepted by `exchange`: a RecordBatch, columns, or row objects. */
+export type ExchangeInput = RecordBatch | Columns | readonly Record<string, unknown>[];
+
+/** A lockstep session: each `exchange` sends one batch and returns the server's reply. */
+export interface ExchangeSession<H = undefined> extends AsyncDisposable {
+  readonly header: H | undefined;
+  exchange(input: ExchangeInput): Promise<RecordBatch>;
+  cancel(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A transport a typed client runs over. */
+export interface CallTransport {
+  /** A unary call: the result batch, or null for a void result. Throws RpcError on a remote error. */
+  unary(spec: RequestSpec): Promise<RecordBatch | null>;
+  producer(def: ProducerMethod, spec: RequestSpec): Promise<ProducerStream<unknown>>;
+  exchange(def: ExchangeMethod, spec: RequestSpec): Promise<ExchangeSession<unknown>>;
+  close(): Promise<void>;
+}
+
+/** Turn exchange input into a batch of the method's input schema (RecordBatches pass as is). */
+export function toInputBatch(def: ExchangeMethod, input: ExchangeInput): RecordBatch {
+  if (input instanceof RecordBatch) return input;
+  const columns = Array.isArray(input) ? rowsToColumns(def.inputSchema, input as readonly Record<string, unknown>[]) : (input as Columns);
+  return batchFromColumns(def.inputSchema, def.inputFields, columns);
+}

@@ -1,0 +1,112 @@
+/**
+ * HTTP body codecs: request bodies may arrive `zstd` (the Python client's
+ * default) or `gzip` compressed; responses can be gzip-compressed when the
+ * client asks. Pure JS (fzstd, fflate), so it works in every runtime.
+ * Decompression enforces a size cap while it runs, never after.
+ */
+import { Decompress as ZstdDecompress } from "fzstd";
+import { Gunzip, gzipSync } from "fflate";
+
+/** Codecs this implementation can decode in requests. */
+export const DECODABLE = ["zstd", "gzip"] as const;
+/** Codecs this implementation can produce in responses. */
+export const ENCODABLE = ["gzip"] as const;
+
+export class UnsupportedEncodingError extends Error {
+  constructor(readonly encoding: string) {
+    super(`unsupported Content-Encoding '${encoding}'; supported: ${DECODABLE.join(", ")}, identity`);
+    this.name = "UnsupportedEncodingError";
+  }
+}
+
+export class BodyTooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(`request body exceeds the limit of ${limit} bytes`);
+    this.name = "BodyTooLargeError";
+  }
+}
+
+export class BadEncodingError extends Error {
+  constructor(encoding: string, cause: unknown) {
+    super(`request body is not valid ${encoding}: ${(cause as Error)?.message ?? String(cause)}`);
+    this.name = "BadEncodingError";
+  }
+}
+
+class Collector {
+  parts: Uint8Array[] = [];
+  size = 0;
+  constructor(private readonly limit: number) {}
+  push = (chunk: Uint8Array) => {
+    this.size += chunk.byteLength;
+    if (this.size > this.limit) throw new BodyTooLargeError(this.limit);
+    this.parts.push(chunk);
+  };
+  result(): Uint8Array {
+    if (this.parts.length === 1) return this.parts[0]!;
+    const out = new Uint8Array(this.size);
+    let at = 0;
+    for (const p of this.parts) {
+      out.set(p, at);
+      at += p.byteLength;
+    }
+    return out;
+  }
+}
+
+const CHUNK = 64 * 1024;
+
+/**
+ * Decode a request body named by `Content-Encoding` (`identity`, `zstd`,
+ * `gzip`; a comma list is decoded right to left). Throws
+ * {@link UnsupportedEncodingError}, {@link BadEncodingError} or
+ * {@link BodyTooLargeError} (decoded size over `limit`).
+ */
+export function decodeBody(body: Uint8Array, contentEncoding: string | null, limit = Number.MAX_SAFE_INTEGER): Uint8Array {
+  const codings = (contentEncoding ?? "")
+    .split(",")
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c && c !== "identity");
+  let data = body;
+  for (const coding of codings.reverse()) {
+    if (coding !== "zstd" && coding !== "gzip" && coding !== "x-gzip") throw new UnsupportedEncodingError(coding);
+    const out = new Collector(limit);
+    try {
+      if (coding === "zstd") {
+        const z = new ZstdDecompress((chunk) => out.push(chunk));
+        for (let at = 0; at < data.byteLength; at += CHUNK) z.push(data.subarray(at, at + CHUNK), at + CHUNK >= data.byteLength);
+        if (data.byteLength === 0) throw new Error("empty zstd body");
+      } else {
+        const g = new Gunzip((chunk) => out.push(chunk));
+        for (let at = 0; at < data.byteLength; at += CHUNK) g.push(data.subarray(at, at + CHUNK), at + CHUNK >= data.byteLength);
+        if (data.byteLength === 0) throw new Error("empty gzip body");
+      }
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) throw err;
+      throw new BadEncodingError(coding, err);
+    }
+    data = out.result();
+  }
+  if (data.byteLength > limit) throw new BodyTooLargeError(limit);
+  return data;
+}
+
+/** Compress a response body with `coding` (one of {@link ENCODABLE}). */
+export function encodeBody(body: Uint8Array, coding: (typeof ENCODABLE)[number]): Uint8Array {
+  if (coding === "gzip") return gzipSync(body, { level: 1 });
+  throw new UnsupportedEncodingError(coding);
+}
+
+/**
+ * Choose a response codec from the client's preference list (first one we
+ * can produce wins; `identity` first means uncompressed; `;q=` is ignored).
+ */
+export function negotiate(accept: string | null, producible: readonly string[]): string | null {
+  if (!accept) return null;
+  for (const raw of accept.split(",")) {
+    const coding = raw.split(";")[0]!.trim().toLowerCase();
+    if (coding === "identity") return null;
+    if (producible.includes(coding)) return coding;
+  }
+  return null;
+}

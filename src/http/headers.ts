@@ -1,0 +1,27 @@
+/** HTTP header names, media type and route shapes of the vgi-rpc HTTP transport. */
+export const ARROW_CONTENT_TYPE = "application/vnd.apache.arrow.stream";
+
+export const Headers_ = {
+  requestId: "X-Request-ID",
+  rpcError: "X-VGI-RPC-Error",
+  vgiAcceptEncoding: "X-VGI-Accept-Encoding",
+  vgiContentEncoding: "X-VGI-Content-Encoding",
+  acceptMaxResponseBytes: "VGI-Accept-Max-Response-Bytes",
+  acceptMaxResponseBytesSupport: "VGI-Accept-Max-Response-Bytes-Support",
+  externalizationEnabled: "VGI-Externalization-Enabled",
+  supportedEncodings: "VGI-Supported-Encodings",
+  maxRequestBytes: "VGI-Max-Request-Bytes",
+  maxResponseBytes: "VGI-Max-Response-Bytes",
+  maxExternalizedResponseBytes: "VGI-Max-Externalized-Response-Bytes",
+  uploadUrlSupport: "VGI-Upload-URL-Support",
+  maxUploadBytes: "VGI-Max-Upload-Bytes",
+  authReason: "VGI-Auth-Reason",
+} as const;
+
+/** The smallest response budget a client may ask for (`VGI-Accept-Max-Response-Bytes`). */
+export const MIN_RESPONSE_BUDGET = 65536;
+
+/** `{prefix}/{protocol}/{method}` plus `/init` or `/exchange` for streams. */
+export function rpcPath(prefix: string, protocol: string, method: string, suffix?: "init" | "exchange"): string {
+  return `${prefix}/${protocol}/${method}${suffix ? `/${suffix}` : ""}`;
+}
