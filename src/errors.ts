@@ -15,6 +15,8 @@ export interface RpcErrorFields {
   errorKind?: string;
   /** Canonical code, e.g. `UNKNOWN`, `UNIMPLEMENTED`, `FAILED_PRECONDITION`. */
   errorCode?: string;
+  /** Structured details (JSON objects, each naming its `@type`), e.g. `vgi_rpc.RetryInfo`. */
+  errorDetails?: Record<string, unknown>[];
   /** Server id of the worker that produced the error. */
   serverId?: string;
   /** The raw `log_extra` object of the error batch. */
@@ -28,6 +30,8 @@ export class RpcError extends Error {
   readonly requestId: string;
   readonly errorKind: string | undefined;
   readonly errorCode: string;
+  /** Structured details sent with the error (empty when none). */
+  readonly errorDetails: Record<string, unknown>[];
   readonly serverId: string | undefined;
   readonly extra: Record<string, unknown>;
 
@@ -39,6 +43,7 @@ export class RpcError extends Error {
     this.requestId = fields.requestId ?? "";
     this.errorKind = fields.errorKind;
     this.errorCode = fields.errorCode ?? "UNKNOWN";
+    this.errorDetails = fields.errorDetails ?? [];
     this.serverId = fields.serverId;
     this.extra = fields.extra ?? {};
   }
@@ -66,7 +71,9 @@ export class TransportError extends Error {
 
 /**
  * Throw from an implementation to give the error an explicit wire type name
- * and kind (e.g. mimic Python's `ValueError`).
+ * and kind (e.g. mimic Python's `ValueError`), and optionally a canonical
+ * code and structured details (JSON objects naming their `@type`; sent when
+ * they fit the protocol's 4 KiB cap, dropped whole otherwise).
  */
 export class ServiceError extends Error {
   constructor(
@@ -74,6 +81,7 @@ export class ServiceError extends Error {
     message: string,
     readonly errorKind?: string,
     readonly errorCode?: string,
+    readonly errorDetails?: readonly Record<string, unknown>[],
   ) {
     super(message);
     this.name = errorType;

@@ -356,7 +356,7 @@ async function rawSession() {
   return { clientEnd, served, request, addRequest };
 }
 
-const good = { [Keys.method]: "add", [Keys.requestVersion]: "1", [Keys.protocolVersion]: "1.2.3" };
+const good = { [Keys.method]: "add", [Keys.protocol]: Svc.name, [Keys.requestVersion]: "1", [Keys.protocolVersion]: "1.2.3" };
 
 test("raw: malformed or mismatched requests get typed errors and the connection survives", async () => {
   const { clientEnd, served, request, addRequest } = await rawSession();
@@ -379,6 +379,8 @@ test("raw: malformed or mismatched requests get typed errors and the connection 
   await expectError(await request(Svc.methods.add.paramsSchema, addRequest({ ...good, [Keys.protocolVersion]: "2.0.0" })), /ProtocolVersionError/, /upgrade the server/);
   await expectError(await request(Svc.methods.add.paramsSchema, addRequest({ ...good, [Keys.protocolVersion]: "1.1.9" })), /ProtocolVersionError/, /upgrade the client/);
   await expectError(await request(Svc.methods.add.paramsSchema, addRequest({ ...good, [Keys.protocol]: "Other" })), /ProtocolNotSupportedError/, /Other/);
+  const { [Keys.protocol]: _routing, ...unrouted } = good;
+  await expectError(await request(Svc.methods.add.paramsSchema, addRequest(unrouted)), /ProtocolNotSpecifiedError/, /routing key/);
   const wrongOrder = new Schema([Svc.methods.add.paramsSchema.fields[1]!, Svc.methods.add.paramsSchema.fields[0]!]);
   await expectError(await request(wrongOrder, addRequest(good, wrongOrder)), /TypeError/, /expected name 'a'/);
   const nullable = new Schema(Svc.methods.add.paramsSchema.fields.map((f) => new Field(f.name, f.type, true)));

@@ -7,7 +7,7 @@ import { RecordBatch, Struct, makeData, type Data, type Schema } from "apache-ar
 import type { ByteChannel } from "../wire/bytes.js";
 import { IpcFormatError, IpcStreamReader, IpcStreamWriter, MessageFramer, encodeStream } from "../wire/ipc.js";
 import { DESCRIBE_METHOD, ErrorKinds, Keys, REQUEST_VERSION, TRANSPORT_OPTIONS_METHOD } from "../wire/keys.js";
-import { EMPTY_SCHEMA, emptyBatch, errorBatch, logBatch, type LogRecord } from "../wire/batches.js";
+import { EMPTY_SCHEMA, emptyBatch, errorBatch, errorCodeOf, logBatch, type LogRecord } from "../wire/batches.js";
 import { decodeParams, encodeValue, schemaMismatch } from "../schema/row.js";
 import { StructType } from "../schema/types.js";
 import type { ExchangeMethod, MethodDef, ServiceDefinition, StreamMethod } from "../service/definition.js";
@@ -45,6 +45,14 @@ export interface CallRecord {
   stats: CallStatistics;
   /** The request as a self-contained IPC stream (schema + the request batch). */
   requestIpc: () => Uint8Array;
+  /** Wire name of the protocol the call was routed to (absent when routing failed). */
+  protocol?: string;
+  /** Schema of the request batch (parameter names and Arrow types; never values). */
+  requestSchema?: Schema;
+  /** Row count of the request batch. */
+  requestRows?: number;
+  /** Canonical error code of a failed call (`UNKNOWN` when unclassified). */
+  errorCode?: string;
 }
 
 export interface ServerOptions {
@@ -58,10 +66,26 @@ export interface ServerOptions {
   onCall?: (record: CallRecord) => void;
   /** Called for server-side failures that cannot be reported to the client. */
   onError?: (err: unknown) => void;
+  /**
+   * Further protocols to host beside the primary one, routed by their wire
+   * names (`vgi_rpc.protocol`). Each is gated by its own protocol version.
+   */
+  protocols?: readonly HostedProtocol[];
   /** Host `vgi_rpc.Reflection.v1` beside the service (default true). */
   reflection?: boolean;
   /** Build version reported by reflection. */
   serverVersion?: string;
+}
+
+/** A protocol hosted beside the server's primary one. */
+export interface HostedProtocol<S extends ServiceDefinition = ServiceDefinition> {
+  definition: S;
+  implementation: Implementation<S>;
+}
+
+/** Pair a definition with its implementation for {@link ServerOptions.protocols} (checks the types). */
+export function hosted<S extends ServiceDefinition>(definition: S, implementation: Implementation<S>): HostedProtocol {
+  return { definition, implementation } as unknown as HostedProtocol;
 }
 
 export interface ConnectionInfo {
@@ -94,6 +118,7 @@ export class RpcServer<S extends ServiceDefinition = ServiceDefinition> {
     this.serverId = options.serverId ?? randomHex(6);
     this.describeEnabled = options.describe ?? true;
     this.primary = this.bind(definition, implementation as unknown as AnyImpl);
+    for (const p of options.protocols ?? []) this.bind(p.definition, p.implementation as unknown as AnyImpl);
     if (options.reflection ?? true) {
       const protocols = () => [...this.bindings.values()].map((b) => b.definition);
       const identity = { serverId: this.serverId, serverVersion: options.serverVersion ?? "" };
@@ -112,11 +137,20 @@ export class RpcServer<S extends ServiceDefinition = ServiceDefinition> {
   }
 
   /**
-   * The protocol a request addresses: its `vgi_rpc.protocol` routing key, or
-   * the server's own protocol when the key is absent (clients of older ports).
+   * The protocol a request addresses, by its `vgi_rpc.protocol` routing key.
+   * On byte-stream transports the key is the only carrier, so a request
+   * without one is refused rather than landing on whichever protocol comes
+   * first (the reference and the shared suite require this).
    */
   route(protocol: string | undefined): Binding | Error {
-    if (protocol === undefined) return this.primary;
+    if (protocol === undefined || protocol === "") {
+      const hosted = [...this.bindings.keys()].sort().join(", ");
+      return namedError(
+        "ProtocolNotSpecifiedError",
+        `Request carries no '${Keys.protocol}' routing key. Every request must name the protocol it addresses. This server hosts: ${hosted}.`,
+        "protocol_not_specified",
+      );
+    }
     const b = this.bindings.get(protocol);
     if (b) return b;
     const hosted = [...this.bindings.keys()].sort().join(", ");
@@ -218,6 +252,7 @@ class Connection {
     const ids = this.ids(requestId);
     const md = batch?.metadata ?? new Map<string, string>();
     const method = md.get(Keys.method);
+    let routed: string | undefined;
     const record = (def: MethodDef | undefined, status: "ok" | "error", err?: unknown, extra: Partial<CallRecord> = {}) => {
       const onCall = this.server.options.onCall;
       if (!onCall) return;
@@ -235,6 +270,10 @@ class Connection {
         cancelled: false,
         stats: { inputBatches: 1, outputBatches: 0, inputRows: batch?.numRows ?? 0, outputRows: 0, inputBytes: 0, outputBytes: 0 },
         requestIpc: () => encodeStream(schema, batch ? [batch] : []),
+        protocol: routed,
+        requestSchema: schema,
+        requestRows: batch?.numRows ?? 0,
+        errorCode: err ? errorCodeOf(err) : undefined,
         ...extra,
       });
     };
@@ -276,6 +315,7 @@ class Connection {
     const binding = this.server.route(md.get(Keys.protocol));
     if (binding instanceof Error) return fail(binding);
     const service = binding.definition;
+    routed = service.name;
     const def = Object.hasOwn(service.methods, method) ? service.methods[method] : undefined;
     if (!def) {
       const available = Object.keys(service.methods).sort().join(", ");
@@ -325,7 +365,17 @@ class Connection {
       }
       const batches = ctx.logs.map((l) => logBatch(def.resultSchema, l, ids));
       batches.push(out);
-      await this.write(encodeStream(def.resultSchema, batches));
+      let response: Uint8Array;
+      try {
+        response = encodeStream(def.resultSchema, batches);
+      } catch (err) {
+        // A result the encoder cannot represent becomes a typed error on the same stream.
+        error = err;
+        out = errorBatch(def.resultSchema, err, ids);
+        batches[batches.length - 1] = out;
+        response = encodeStream(def.resultSchema, batches);
+      }
+      await this.write(response);
       return record(def, error ? "error" : "ok", error, { stats: { ...ctx.stats, inputBatches: 1, inputRows: batch.numRows, outputBatches: error ? 0 : 1, outputRows: error ? 0 : out.numRows } });
     }
     const outcome = await this.runStream(def, handler, params, ctx, ids);
@@ -437,9 +487,15 @@ class Connection {
         for (const item of turn.items) {
           if (item.kind === "log") parts.push(out.write(logBatch(outSchema, item.log, ids)));
           else {
+            try {
+              parts.push(out.write(item.batch));
+            } catch (err) {
+              // A batch the encoder cannot represent ends the stream with a typed error.
+              error ??= err;
+              break;
+            }
             ctx.stats.outputBatches++;
             ctx.stats.outputRows += item.batch.numRows;
-            parts.push(out.write(item.batch));
           }
         }
         if (error) parts.push(out.write(errorBatch(outSchema, error, ids)));

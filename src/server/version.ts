@@ -7,8 +7,24 @@ import { namedError } from "./errors.js";
 export function checkProtocolVersion(def: ServiceDefinition, requested: string | undefined): Error | null {
   const ours = def.protocolVersion;
   if (ours === undefined) return null;
-  const mismatch = (detail: string) =>
-    namedError("ProtocolVersionError", `${def.name}: ${detail}`, ErrorKinds.protocolVersionMismatch);
+  const mismatch = (detail: string) => {
+    const err = namedError("ProtocolVersionError", `${def.name}: ${detail}`, ErrorKinds.protocolVersionMismatch);
+    // The structured form names the gated protocol (a server may host several).
+    return Object.assign(err, {
+      errorDetails: [
+        {
+          "@type": "vgi_rpc.PreconditionFailure",
+          violations: [
+            {
+              type: "protocol_version",
+              subject: def.name,
+              description: `client declares ${requested || "<none>"}, server requires ${ours}; major and minor must match`,
+            },
+          ],
+        },
+      ],
+    });
+  };
   if (requested === undefined) {
     return mismatch(`request carries no protocol version; server speaks ${ours}. Upgrade the client to send vgi_rpc.protocol_version.`);
   }

@@ -100,9 +100,8 @@ function fieldsOf(spec: ColumnsSpec): FieldTypes | null {
 
 function resultSchemaOf(result: VType | null): Schema {
   if (result === null) return EMPTY_SCHEMA;
-  // pyarrow declares a dataclass result column with default (nullable) nullability.
-  if (result instanceof StructType) return new Schema([new Field("result", new Binary(), true)]);
-  return new Schema([result.field("result")]);
+  // A struct result is a binary IPC blob whose nullability follows the declaration (as in the reference).
+  return new Schema([paramField("result", result)]);
 }
 
 type DocOpt = string | { doc?: string };

@@ -60,6 +60,32 @@ const CODE_BY_TYPE: Record<string, string> = {
   ServerDrainingError: "UNAVAILABLE",
 };
 
+/** Largest serialized `vgi_rpc.error_details` array; a bigger one is dropped whole. */
+export const MAX_ERROR_DETAILS_BYTES = 4096;
+
+/**
+ * Serialize error details for the wire: compact JSON of a non-empty array of
+ * objects, each with a unique qualified `@type`. Anything else (empty,
+ * malformed, over the cap) yields null, meaning the details are omitted.
+ */
+export function encodeErrorDetails(details: unknown): { objects: Record<string, unknown>[]; text: string } | null {
+  if (!Array.isArray(details) || details.length === 0) return null;
+  const seen = new Set<string>();
+  for (const d of details) {
+    const type = d && typeof d === "object" ? (d as Record<string, unknown>)["@type"] : undefined;
+    if (typeof type !== "string" || !type.includes(".") || seen.has(type)) return null;
+    seen.add(type);
+  }
+  let text: string;
+  try {
+    text = JSON.stringify(details);
+  } catch {
+    return null;
+  }
+  if (new TextEncoder().encode(text).byteLength > MAX_ERROR_DETAILS_BYTES) return null;
+  return { objects: details as Record<string, unknown>[], text };
+}
+
 /** The canonical error code of `err`: its own `errorCode`, else by exception type, else UNKNOWN. */
 export function errorCodeOf(err: unknown): string {
   const own = (err as { errorCode?: unknown } | null)?.errorCode;
@@ -77,6 +103,8 @@ export function errorBatch(schema: Schema, err: unknown, ids: { serverId: string
   const code = errorCodeOf(err);
   const extra: Record<string, unknown> = { exception_type: type, exception_message: message, error_code: code };
   if (kind) extra.error_kind = kind;
+  const details = encodeErrorDetails((err as { errorDetails?: unknown } | null)?.errorDetails);
+  if (details) extra.error_details = details.objects;
   extra.traceback = traceback;
   if (e.cause !== undefined) extra.cause = `${errorTypeOf(e.cause)}: ${e.cause instanceof Error ? e.cause.message : String(e.cause)}`;
   extra.frames = stackFrames(err);
@@ -87,6 +115,7 @@ export function errorBatch(schema: Schema, err: unknown, ids: { serverId: string
   ]);
   if (kind) md.set(Keys.errorKind, kind);
   md.set(Keys.errorCode, code);
+  if (details) md.set(Keys.errorDetails, details.text);
   md.set(Keys.serverId, ids.serverId);
   if (ids.requestId) md.set(Keys.requestId, ids.requestId);
   return emptyBatch(schema, md);
@@ -166,8 +195,22 @@ export function readError(batch: RecordBatch): RpcError {
     requestId: md.get(Keys.requestId) ?? "",
     errorKind: kind,
     serverId: md.get(Keys.serverId),
+    errorDetails: readErrorDetails(md.get(Keys.errorDetails), extra.error_details),
     extra,
   });
+}
+
+/** The detail objects of an error: the top-level key first, else `log_extra`; unreadable means none. */
+function readErrorDetails(raw: string | undefined, fromExtra: unknown): Record<string, unknown>[] {
+  let v: unknown = fromExtra;
+  if (raw !== undefined) {
+    try {
+      v = JSON.parse(raw);
+    } catch {
+      return [];
+    }
+  }
+  return Array.isArray(v) ? v.filter((d): d is Record<string, unknown> => !!d && typeof d === "object" && !Array.isArray(d)) : [];
 }
 
 export { ErrorKinds };

@@ -16,7 +16,7 @@ import {
   Schema,
 } from "apache-arrow";
 import { ExactReader, type ByteSource, concatBytes } from "./bytes.js";
-import { RecordBatch as RecordBatchHeader } from "apache-arrow/ipc/metadata/message";
+import { BufferRegion, RecordBatch as RecordBatchHeader } from "apache-arrow/ipc/metadata/message";
 import { VectorAssembler } from "apache-arrow/visitor/vectorassembler";
 
 const CONTINUATION = 0xffffffff;
@@ -258,7 +258,7 @@ function frameMessage(fb: Uint8Array, buffers: readonly ArrayBufferView[] = [], 
   for (const b of buffers) {
     if (b.byteLength === 0) continue;
     out.set(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), at);
-    at += (b.byteLength + 7) & ~7;
+    at += pad8(b.byteLength);
   }
   return out;
 }
@@ -275,16 +275,54 @@ function schemaMessage(schema: Schema): Uint8Array {
 /** One record batch message (metadata + body) for a dictionary-free batch. */
 function recordBatchMessage(batch: RecordBatch): Uint8Array {
   const assembled = VectorAssembler.assemble(batch);
-  const header = new RecordBatchHeader(
-    batch.numRows,
-    assembled.nodes,
-    assembled.bufferRegions,
-    null,
-    assembled.variadicBufferCounts,
-    batch.metadata,
-  );
-  const fb = Message.encode(Message.from(header, assembled.byteLength));
-  return frameMessage(fb, assembled.buffers, assembled.byteLength);
+  // apache-arrow pads buffer regions with 32-bit bitwise arithmetic, which
+  // corrupts buffers of 2 GiB and more; lay the body out again with plain arithmetic.
+  const regions: BufferRegion[] = [];
+  let bodyLength = 0;
+  for (const b of assembled.buffers) {
+    const padded = pad8(b.byteLength);
+    regions.push(new BufferRegion(bodyLength, padded));
+    bodyLength += padded;
+  }
+  const header = new RecordBatchHeader(batch.numRows, assembled.nodes, regions, null, assembled.variadicBufferCounts, batch.metadata);
+  const fb = Message.encode(Message.from(header, bodyLength));
+  const total = pad8(fb.byteLength + 8) + bodyLength;
+  if (total > MAX_MESSAGE_BYTES) throw new BatchTooLargeError(total, MAX_MESSAGE_BYTES);
+  return frameMessage(fb, assembled.buffers, bodyLength);
+}
+
+/** `n` rounded up to a multiple of 8, without 32-bit bitwise overflow. */
+const pad8 = (n: number) => Math.ceil(n / 8) * 8;
+
+/** Raised for a batch the IPC encoder cannot represent. */
+export class BatchTooLargeError extends Error {
+  readonly errorCode = "RESOURCE_EXHAUSTED";
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(`cannot encode a record batch of ${size} bytes: the limit of this encoder is ${limit} bytes`);
+    this.name = "BatchTooLargeError";
+  }
+}
+
+/** One encoded message is one Uint8Array, whose length the JS engine caps. */
+const MAX_MESSAGE_BYTES = Math.min(2 ** 32, Number.MAX_SAFE_INTEGER);
+/**
+ * apache-arrow's own stream writer (used for schemas with dictionaries) pads
+ * buffers with 32-bit arithmetic; refuse what it would corrupt.
+ */
+const MAX_DICTIONARY_PATH_BUFFER_BYTES = 0x7fffffff - 8;
+
+function checkDictionaryPathEncodable(batch: RecordBatch): void {
+  const visit = (d: import("apache-arrow").Data): void => {
+    for (const b of [d.values, d.valueOffsets, d.nullBitmap, d.typeIds] as (ArrayBufferView | undefined)[]) {
+      if (b && b.byteLength > MAX_DICTIONARY_PATH_BUFFER_BYTES) throw new BatchTooLargeError(b.byteLength, MAX_DICTIONARY_PATH_BUFFER_BYTES);
+    }
+    for (const c of d.children) visit(c);
+    if (d.dictionary) for (const c of d.dictionary.data) visit(c);
+  };
+  visit(batch.data);
 }
 
 /**
@@ -320,6 +358,7 @@ export class IpcStreamWriter {
 
   write(batch: RecordBatch): Uint8Array {
     if (this.writer) {
+      checkDictionaryPathEncodable(batch);
       this.writer.write(batch);
       return this.take();
     }
