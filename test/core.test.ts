@@ -386,7 +386,7 @@ test("raw: malformed or mismatched requests get typed errors and the connection 
   const nullable = new Schema(Svc.methods.add.paramsSchema.fields.map((f) => new Field(f.name, f.type, true)));
   await expectError(await request(nullable, addRequest(good, nullable)), /TypeError/, /nullable/);
   const twoRows = makeBatch(Svc.methods.add.paramsSchema, [t.float64.build([1, 2]), t.float64.build([1, 2])], 2, new Map(Object.entries(good)));
-  await expectError(await request(Svc.methods.add.paramsSchema, twoRows), /TypeError/, /1 request row/);
+  await expectError(await request(Svc.methods.add.paramsSchema, twoRows), /ProtocolError/, /Expected 1 row/);
   await expectError(await request(Svc.methods.add.paramsSchema, null), /ProtocolError/, /no batch/);
   await expectOk();
   // A stream request rejected before dispatch, followed by the input stream a reference-style client sends.

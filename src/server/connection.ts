@@ -1,0 +1,222 @@
+/**
+ * Serving one byte-stream connection (pipe, stdio, unix, TCP): requests one
+ * after another; streams in lockstep — header stream, then one output stream
+ * answering the client's input stream batch by batch — and the input always
+ * drained so the connection stays usable.
+ */
+import type { RecordBatch, Schema } from "apache-arrow";
+import type { ByteChannel } from "../wire/bytes.js";
+import { IpcStreamReader, IpcStreamWriter, MessageFramer, encodeStream } from "../wire/ipc.js";
+import { Keys } from "../wire/keys.js";
+import { concatBytes } from "../wire/bytes.js";
+import { errorCodeOf } from "../wire/batches.js";
+import { randomHex } from "../util/ids.js";
+import type { MethodDef } from "../service/definition.js";
+import {
+  EMPTY_SCHEMA,
+  asProtocolError,
+  cancelStream,
+  errorBatch,
+  errorMessage,
+  errorName,
+  logBatch,
+  resolveRequest,
+  runTurn,
+  runUnary,
+  startStream,
+  type PreparedCall,
+} from "./dispatch.js";
+import type { CallRecord, ConnectionInfo, RpcServer } from "./server.js";
+
+export class Connection {
+  private readonly framer: MessageFramer;
+  /**
+   * Set after a stream request is rejected before dispatch: a client that
+   * mirrors the reference client then sends an input stream nobody asked
+   * for. The next stream is skipped if it is not a request.
+   */
+  private orphanInput = false;
+
+  constructor(
+    private readonly server: RpcServer,
+    private readonly channel: ByteChannel,
+    private readonly info: ConnectionInfo,
+  ) {
+    this.framer = new MessageFramer(channel.source, { maxMessageBytes: server.options.maxMessageBytes ?? 2 ** 32 });
+  }
+
+  private write(bytes: Uint8Array): Promise<void> | void {
+    return this.channel.sink.write(bytes);
+  }
+
+  async run(): Promise<void> {
+    for (;;) {
+      let reader: IpcStreamReader | null;
+      let batch: RecordBatch | null;
+      const startedAt = new Date();
+      const t0 = performance.now();
+      try {
+        reader = await IpcStreamReader.open(this.framer);
+        if (!reader) return; // client closed the connection
+        batch = await reader.next();
+        if (batch) await reader.drain();
+        if (this.orphanInput) {
+          this.orphanInput = false;
+          if (!batch?.metadata.has(Keys.method)) continue;
+        }
+      } catch (err) {
+        // The byte stream can no longer be trusted: report and end the connection.
+        await this.write(encodeStream(EMPTY_SCHEMA, [errorBatch(EMPTY_SCHEMA, asProtocolError(err), { serverId: this.server.serverId })]));
+        return;
+      }
+      await this.handle(reader.schema, batch, startedAt, t0);
+    }
+  }
+
+  private async handle(schema: Schema, batch: RecordBatch | null, startedAt: Date, t0: number): Promise<void> {
+    const requestId = randomHex(8);
+    const resolution = resolveRequest(this.server, schema, batch, { transport: this.info.transport, requestId });
+    const record = (
+      def: MethodDef | undefined,
+      method: string,
+      protocol: string | undefined,
+      err: unknown,
+      extra: Partial<CallRecord>,
+    ) => {
+      this.server.options.onCall?.({
+        method,
+        methodType: def && def.kind !== "unary" ? "stream" : "unary",
+        requestId,
+        transport: this.info.transport,
+        remoteAddr: this.info.remoteAddr ?? "",
+        startedAt,
+        durationMs: performance.now() - t0,
+        status: err ? "error" : "ok",
+        errorType: err ? errorName(err) : "",
+        errorMessage: err ? errorMessage(err) : "",
+        errorCode: err ? errorCodeOf(err) : undefined,
+        cancelled: false,
+        stats: { inputBatches: 1, outputBatches: 1, inputRows: batch?.numRows ?? 0, outputRows: 0, inputBytes: 0, outputBytes: 0 },
+        requestIpc: () => encodeStream(schema, batch ? [batch] : []),
+        protocol,
+        requestSchema: schema,
+        requestRows: batch?.numRows ?? 0,
+        ...extra,
+      });
+    };
+    switch (resolution.kind) {
+      case "rejected": {
+        // A rejected stream request: its client may still send an input stream.
+        if (resolution.def && resolution.def.kind !== "unary") this.orphanInput = true;
+        const ids = { serverId: this.server.serverId, requestId };
+        await this.write(encodeStream(resolution.schema, [errorBatch(resolution.schema, resolution.error, ids)]));
+        return;
+      }
+      case "builtin":
+        await this.write(encodeStream(resolution.schema, [resolution.batch]));
+        return record(undefined, resolution.method, undefined, undefined, {});
+      case "call": {
+        const { call } = resolution;
+        const protocol = call.binding.definition.name;
+        if (call.def.kind === "unary") {
+          const { batches, error } = await runUnary(call);
+          let response: Uint8Array;
+          try {
+            response = encodeStream(call.def.resultSchema, batches);
+          } catch (err) {
+            // A result the encoder cannot represent becomes a typed error on the same stream.
+            response = encodeStream(call.def.resultSchema, [errorBatch(call.def.resultSchema, err, call.ids)]);
+            return record(call.def, call.method, protocol, err, { stats: call.ctx.stats });
+          }
+          await this.write(response);
+          return record(call.def, call.method, protocol, error, { stats: call.ctx.stats });
+        }
+        const outcome = await this.runStream(call);
+        return record(call.def, call.method, protocol, outcome.error, {
+          streamId: outcome.streamId,
+          cancelled: outcome.cancelled,
+          stats: call.ctx.stats,
+        });
+      }
+    }
+  }
+
+  private async runStream(call: PreparedCall): Promise<{ error?: unknown; cancelled: boolean; streamId: string }> {
+    const streamId = randomHex(16);
+    const { ctx, ids } = call;
+    let stream;
+    try {
+      stream = await startStream(call);
+    } catch (err) {
+      // An init failure replaces the header/output stream with an error stream on the empty schema.
+      const batches = ctx.logs.map((l) => logBatch(EMPTY_SCHEMA, l, ids));
+      batches.push(errorBatch(EMPTY_SCHEMA, err, ids));
+      await this.write(encodeStream(EMPTY_SCHEMA, batches));
+      // The client still sends an input stream (possibly empty); consume it.
+      const input = await IpcStreamReader.open(this.framer);
+      await input?.drain();
+      return { error: err, cancelled: false, streamId };
+    }
+
+    // Header stream (with the init logs), then the output stream's schema.
+    const outSchema = stream.outputSchema;
+    const out = new IpcStreamWriter(outSchema);
+    const first: Uint8Array[] = [];
+    if (stream.header) {
+      const hs = stream.header.schema;
+      first.push(encodeStream(hs, [...stream.initLogs.map((l) => logBatch(hs, l, ids)), stream.header]));
+      first.push(out.take());
+    } else {
+      first.push(out.take());
+      for (const l of stream.initLogs) first.push(out.write(logBatch(outSchema, l, ids)));
+    }
+    await this.write(concatBytes(first));
+
+    let input: IpcStreamReader | null;
+    try {
+      input = await IpcStreamReader.open(this.framer);
+    } catch (err) {
+      await this.write(out.end());
+      throw err;
+    }
+    if (!input) return { cancelled: false, streamId };
+    let error: unknown;
+    let cancelled = false;
+    try {
+      for (;;) {
+        const batch = await input.next();
+        if (!batch) break; // the client closed its input
+        if (batch.metadata.has(Keys.cancel)) {
+          cancelled = true;
+          await cancelStream(stream, ctx);
+          break;
+        }
+        const result = await runTurn(stream, batch, ctx);
+        error = result.error;
+        const parts: Uint8Array[] = [];
+        for (const item of result.turn.items) {
+          const b = item.kind === "log" ? logBatch(outSchema, item.log, ids) : item.batch;
+          try {
+            parts.push(out.write(b));
+          } catch (err) {
+            // A batch the encoder cannot represent ends the stream with a typed error.
+            error ??= err;
+            break;
+          }
+          ctx.countOutput(b);
+        }
+        if (error) {
+          const eb = errorBatch(outSchema, error, ids);
+          parts.push(out.write(eb));
+          ctx.countOutput(eb);
+        }
+        if (parts.length) await this.write(concatBytes(parts));
+        if (error || result.turn.finished) break;
+      }
+    } finally {
+      await this.write(out.end());
+      await input.drain();
+    }
+    return { error, cancelled, streamId };
+  }
+}

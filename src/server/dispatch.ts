@@ -1,0 +1,320 @@
+/**
+ * Transport-independent dispatch: validate a request batch against the
+ * hosted protocols, run unary handlers, start streams and run stream turns.
+ * The byte-stream connection loop and the HTTP handler both drive these.
+ */
+import { RecordBatch, Struct, makeData, type Data, type Schema } from "apache-arrow";
+import { IpcFormatError } from "../wire/ipc.js";
+import { DESCRIBE_METHOD, ErrorKinds, Keys, REQUEST_VERSION, TRANSPORT_OPTIONS_METHOD } from "../wire/keys.js";
+import { EMPTY_SCHEMA, emptyBatch, errorBatch, logBatch, type LogRecord } from "../wire/batches.js";
+import { decodeParams, encodeValue, schemaMismatch } from "../schema/row.js";
+import type { StructType } from "../schema/types.js";
+import type { ExchangeMethod, MethodDef, ServiceDefinition, StreamMethod } from "../service/definition.js";
+import {
+  ANONYMOUS,
+  type AuthContext,
+  type CallContext,
+  type CallStatistics,
+  type ExchangeState,
+  type ProducerState,
+  type StreamInit,
+} from "../service/implementation.js";
+import { TurnCollector, schemasEqual } from "./output.js";
+import { reconcileInput } from "./reconcile.js";
+import { checkProtocolVersion } from "./version.js";
+import { namedError } from "./errors.js";
+
+export type Handler = (params: Record<string, unknown>, ctx: CallContext) => unknown;
+export type AnyImpl = Record<string, Handler>;
+
+/** One protocol hosted by a server. */
+export interface Binding {
+  definition: ServiceDefinition;
+  impl: AnyImpl;
+}
+
+/** What dispatch needs to know about the server. */
+export interface DispatchHost {
+  readonly serverId: string;
+  readonly describeEnabled: boolean;
+  route(protocol: string | undefined): Binding | Error;
+  describe(): RecordBatch;
+}
+
+/** Ids stamped on log and error batches. */
+export interface BatchIds {
+  serverId: string;
+  requestId: string;
+}
+
+export class CallContextImpl implements CallContext {
+  readonly stats: CallStatistics = { inputBatches: 0, outputBatches: 0, inputRows: 0, outputRows: 0, inputBytes: 0, outputBytes: 0 };
+  logs: LogRecord[] = [];
+  /** When set, logs go to the current turn's collector so they stay ordered with its batches. */
+  sinkTurn: TurnCollector | null = null;
+  metadata: ReadonlyMap<string, string>;
+  constructor(
+    readonly method: string,
+    readonly requestId: string,
+    readonly serverId: string,
+    readonly transport: string,
+    metadata: ReadonlyMap<string, string>,
+    readonly auth: AuthContext = ANONYMOUS,
+  ) {
+    this.metadata = metadata;
+  }
+  clientLog(level: LogRecord["level"], message: string, extra?: Record<string, unknown>): void {
+    if (this.sinkTurn) this.sinkTurn.clientLog(level, message, extra);
+    else this.logs.push({ level, message, extra });
+  }
+  /** Count a batch the client sent. */
+  countInput(batch: RecordBatch): void {
+    this.stats.inputBatches++;
+    this.stats.inputRows += batch.numRows;
+    this.stats.inputBytes += batch.data.byteLength;
+  }
+  /** Count a batch written to the client (data, log or error). */
+  countOutput(batch: RecordBatch): void {
+    this.stats.outputBatches++;
+    this.stats.outputRows += batch.numRows;
+    this.stats.outputBytes += batch.data.byteLength;
+  }
+}
+
+/** A validated request, ready to run. */
+export interface PreparedCall {
+  binding: Binding;
+  def: MethodDef;
+  method: string;
+  params: Record<string, unknown>;
+  ctx: CallContextImpl;
+  ids: BatchIds;
+}
+
+/** Where a rejection happened: before routing, or after the method was known. */
+export type Resolution =
+  | { kind: "call"; call: PreparedCall }
+  | { kind: "builtin"; schema: Schema; batch: RecordBatch; method: string }
+  | { kind: "rejected"; error: Error; schema: Schema; def?: MethodDef; protocol?: string; stage: "request" | "route" | "validate" };
+
+export interface RequestInfo {
+  transport: string;
+  requestId: string;
+  auth?: AuthContext;
+}
+
+/**
+ * Validate a request: envelope keys, built-ins, routing, method lookup,
+ * protocol version, exact parameter schema and row count, parameter values.
+ */
+export function resolveRequest(host: DispatchHost, schema: Schema, batch: RecordBatch | null, info: RequestInfo): Resolution {
+  const reject = (error: Error, stage: "request" | "route" = "request"): Resolution => ({ kind: "rejected", error, schema: EMPTY_SCHEMA, stage });
+  if (!batch) return reject(namedError("ProtocolError", "request stream contained no batch"));
+  const md = batch.metadata;
+  const method = md.get(Keys.method);
+  if (method === undefined) {
+    return reject(
+      namedError(
+        "ProtocolError",
+        `Missing '${Keys.method}' in request batch custom_metadata. Each request batch must carry a '${Keys.method}' key with the method name.`,
+      ),
+    );
+  }
+  const version = md.get(Keys.requestVersion);
+  if (version !== REQUEST_VERSION) {
+    return reject(
+      namedError(
+        "VersionError",
+        version === undefined
+          ? `Missing '${Keys.requestVersion}' in request batch custom_metadata. Set it to '${REQUEST_VERSION}'.`
+          : `Unsupported request version '${version}', expected '${REQUEST_VERSION}'.`,
+      ),
+    );
+  }
+  if (method === TRANSPORT_OPTIONS_METHOD) {
+    const reply = emptyBatch(
+      EMPTY_SCHEMA,
+      new Map([
+        [Keys.transportShm, "false"],
+        [Keys.serverId, host.serverId],
+        [Keys.requestVersion, REQUEST_VERSION],
+      ]),
+    );
+    return { kind: "builtin", schema: EMPTY_SCHEMA, batch: reply, method };
+  }
+  if (method === DESCRIBE_METHOD && host.describeEnabled) {
+    const d = host.describe();
+    return { kind: "builtin", schema: d.schema, batch: d, method };
+  }
+  const binding = host.route(md.get(Keys.protocol));
+  if (binding instanceof Error) return reject(binding, "route");
+  const service = binding.definition;
+  const def = Object.hasOwn(service.methods, method) ? service.methods[method] : undefined;
+  if (!def) {
+    const available = Object.keys(service.methods).sort().join(", ");
+    return reject(
+      namedError("MethodNotImplementedError", `Protocol '${service.name}' has no method '${method}'. Available: ${available}.`, ErrorKinds.methodNotImplemented),
+      "route",
+    );
+  }
+  const errSchema = def.kind === "unary" ? def.resultSchema : EMPTY_SCHEMA;
+  const invalid = (error: Error): Resolution => ({ kind: "rejected", error, schema: errSchema, def, protocol: service.name, stage: "validate" });
+  const versionErr = checkProtocolVersion(service, md.get(Keys.protocolVersion));
+  if (versionErr) return invalid(versionErr);
+  let params: Record<string, unknown>;
+  try {
+    const mismatch = schemaMismatch(def.paramsSchema, schema);
+    if (mismatch) throw namedError("TypeError", `${method}() parameter schema ${mismatch}`);
+    if (def.paramsSchema.fields.length > 0 && batch.numRows !== 1) {
+      throw namedError("ProtocolError", `Expected 1 row in request batch, got ${batch.numRows}. Each parameter is a column (not a row).`);
+    }
+    params = decodeParams(def.params, batch);
+  } catch (err) {
+    return invalid(asTypeError(err));
+  }
+  const ctx = new CallContextImpl(method, info.requestId, host.serverId, info.transport, md, info.auth);
+  ctx.countInput(batch);
+  return { kind: "call", call: { binding, def, method, params, ctx, ids: { serverId: host.serverId, requestId: info.requestId } } };
+}
+
+/** Run a unary call: the response batches (logs, then the result or an error) and the error, if any. */
+export async function runUnary(call: PreparedCall): Promise<{ batches: RecordBatch[]; error?: unknown }> {
+  const def = call.def as Extract<MethodDef, { kind: "unary" }>;
+  const { ctx, ids } = call;
+  let out: RecordBatch;
+  let error: unknown;
+  try {
+    const value = await call.binding.impl[call.method]!(call.params, ctx);
+    if (def.result === null) out = emptyBatch(def.resultSchema);
+    else out = new RecordBatch(def.resultSchema, makeRow(def.resultSchema, [encodeValue(def.result, value, "result")]));
+  } catch (err) {
+    error = err;
+    out = errorBatch(def.resultSchema, err, ids);
+  }
+  const batches = ctx.logs.map((l) => logBatch(def.resultSchema, l, ids));
+  ctx.logs = [];
+  batches.push(out);
+  for (const b of batches) ctx.countOutput(b);
+  return { batches, error };
+}
+
+/** A started stream: its state and output schema, the header batch and the logs written at init. */
+export interface OpenStream {
+  def: StreamMethod;
+  state: ProducerState | ExchangeState;
+  outputSchema: Schema;
+  header: RecordBatch | null;
+  initLogs: LogRecord[];
+}
+
+/** Call a stream method's handler and check what it returned. Throws the handler's error. */
+export async function startStream(call: PreparedCall): Promise<OpenStream> {
+  const def = call.def as StreamMethod;
+  const { ctx } = call;
+  const ret = (await call.binding.impl[call.method]!(call.params, ctx)) as
+    | ProducerState
+    | ExchangeState
+    | StreamInit<ProducerState | ExchangeState, unknown>;
+  const init = isState(ret) ? { state: ret } : (ret as StreamInit<ProducerState | ExchangeState, unknown>);
+  if (!init || !isState(init.state)) throw new TypeError(`${call.method}: a stream handler must return a state object (or { state, header })`);
+  const state = init.state;
+  if (def.kind === "producer" && typeof (state as ProducerState).produce !== "function") {
+    throw new TypeError(`${call.method}: producer state must implement produce(out, ctx)`);
+  }
+  if (def.kind === "exchange" && typeof (state as ExchangeState).exchange !== "function") {
+    throw new TypeError(`${call.method}: exchange state must implement exchange(input, out, ctx)`);
+  }
+  const schema = init.schema ?? def.outputSchema;
+  if (!schema) throw new TypeError(`${call.method}: dynamic output schema must be returned as { state, schema }`);
+  if (init.schema && def.outputSchema && !schemasEqual(init.schema, def.outputSchema)) {
+    throw new TypeError(`${call.method}: returned schema differs from the declared output schema`);
+  }
+  let header: RecordBatch | null = null;
+  if (def.header) {
+    if (init.header === undefined || init.header === null) {
+      throw namedError("TypeError", `Method '${call.method}' declares header type but returned header=None`);
+    }
+    const h = def.header as StructType;
+    header = new RecordBatch(h.schema, makeRow(h.schema, h.build([init.header], "header").children));
+  }
+  const initLogs = ctx.logs;
+  ctx.logs = [];
+  return { def, state, outputSchema: schema, header, initLogs };
+}
+
+/** The outcome of one stream turn. */
+export interface TurnResult {
+  turn: TurnCollector;
+  error?: unknown;
+}
+
+/**
+ * Run one turn: `produce` for a producer (the input is the tick), `exchange`
+ * for an exchange (the input is reconciled with the declared input schema).
+ */
+export async function runTurn(stream: OpenStream, input: RecordBatch, ctx: CallContextImpl): Promise<TurnResult> {
+  const { def } = stream;
+  const turn = new TurnCollector(stream.outputSchema, def.outputFields ?? null, def.kind);
+  ctx.metadata = userMetadata(input.metadata);
+  if (def.kind === "exchange") ctx.countInput(input);
+  ctx.sinkTurn = turn;
+  try {
+    if (def.kind === "producer") await (stream.state as ProducerState).produce(turn, ctx);
+    else await (stream.state as ExchangeState).exchange(reconcileInput((def as ExchangeMethod).inputSchema, input), turn, ctx);
+    turn.validate();
+    return { turn };
+  } catch (error) {
+    return { turn, error };
+  } finally {
+    ctx.sinkTurn = null;
+  }
+}
+
+/** Call the state's `onCancel` hook; its errors are swallowed by design. */
+export async function cancelStream(stream: OpenStream, ctx: CallContextImpl): Promise<void> {
+  try {
+    await stream.state.onCancel?.(ctx);
+  } catch {
+    /* ignored */
+  }
+}
+
+const FRAMEWORK_KEYS = new Set<string>([Keys.streamState, Keys.callState, Keys.cancel]);
+
+/** Batch metadata as user code should see it: framework control keys removed. */
+export function userMetadata(md: ReadonlyMap<string, string>): ReadonlyMap<string, string> {
+  let out: Map<string, string> | null = null;
+  for (const k of md.keys()) {
+    if (FRAMEWORK_KEYS.has(k)) {
+      out ??= new Map(md);
+      out.delete(k);
+    }
+  }
+  return out ?? md;
+}
+
+function isState(v: unknown): v is ProducerState | ExchangeState {
+  return !!v && typeof v === "object" && (typeof (v as ProducerState).produce === "function" || typeof (v as ExchangeState).exchange === "function");
+}
+
+function makeRow(schema: Schema, children: Data[]): Data<Struct> {
+  return makeData({ type: new Struct(schema.fields), length: 1, nullCount: 0, children });
+}
+
+export function asProtocolError(err: unknown): Error {
+  if (err instanceof IpcFormatError) return namedError("ProtocolError", `malformed request: ${err.message}`);
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+function asTypeError(err: unknown): Error {
+  if (err instanceof Error && (err.name === "TypeError" || err.name === "ValueTypeError" || err.name === "RangeError")) {
+    return namedError(err.name === "RangeError" ? "ValueError" : "TypeError", err.message);
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+export const errorName = (e: unknown) =>
+  e && typeof e === "object" && typeof (e as Error).name === "string" ? ((e as { errorType?: string }).errorType ?? (e as Error).name) : "Error";
+export const errorMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+export { EMPTY_SCHEMA, errorBatch, logBatch };
