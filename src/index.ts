@@ -36,3 +36,6 @@ export { clientFor } from "./client/client.js";
 export { pipePair, servePipe, type PipeOptions } from "./transport/pipe.js";
 export type { ByteChannel, ByteSource, ByteSink } from "./wire/bytes.js";
 export { describeService, listMethods, introspect, parseDescribe, type ServiceInfo, type MethodInfo } from "./introspection/introspect.js";
+export { createHttpHandler, type HttpHandler, type HttpServerOptions, type HttpCallInfo } from "./http/server.js";
+export { AuthError, authenticated, bearerAuth, apiKeyAuth, anyOf, bearerToken, type Authenticate, type AuthReason } from "./http/auth.js";
+export type { StateClass } from "./http/state-codec.js";

@@ -21,3 +21,4 @@ export {
   type SocketClientOptions,
   type TcpAddress,
 } from "./transport/socket.js";
+export { serveHttp, toRequest, writeResponse, type HttpListener, type HttpListenOptions } from "./transport/http-node.js";

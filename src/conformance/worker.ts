@@ -7,11 +7,15 @@
  *   vgi-rpc-conformance-worker --unix /tmp/s.sock  # prints UNIX:<path>
  *   vgi-rpc-conformance-worker --tcp [HOST:]PORT   # prints TCP:<host>:<port>
  *   ... --access-log PATH [--access-log-debug]     # JSONL access log
+ *   vgi-rpc-conformance-worker --http [PORT]       # prints PORT:<port> (host --host, default 127.0.0.1)
+ *       [--prefix P] [--token-key HEX] [--max-request-bytes N] [--max-response-bytes N]
  *   ... --describe                                  # accepted; reflection is always hosted
  */
 import { RpcServer, hosted, type ServerOptions } from "../server/server.js";
 import { nodeChannel } from "../transport/node-stream.js";
 import { serveSocket } from "../transport/socket.js";
+import { serveHttp } from "../transport/http-node.js";
+import { createHttpHandler } from "../http/server.js";
 import { Reflection } from "../introspection/reflection.js";
 import { randomHex } from "../util/ids.js";
 import { ConformanceService } from "./service.js";
@@ -22,15 +26,22 @@ import { Secondary, secondaryImpl } from "./secondary.js";
 interface Args {
   unix?: string;
   tcp?: string;
+  http?: number;
+  host: string;
+  prefix: string;
+  tokenKey?: string;
+  maxRequestBytes?: number;
+  maxResponseBytes?: number;
   accessLog?: string;
   accessLogDebug: boolean;
   describe: boolean;
 }
 
-const USAGE = "usage: vgi-rpc-conformance-worker [--pipe | --unix PATH | --tcp [HOST:]PORT] [--access-log PATH [--access-log-debug]] [--describe]";
+const USAGE =
+  "usage: vgi-rpc-conformance-worker [--pipe | --unix PATH | --tcp [HOST:]PORT | --http [PORT] [--host H] [--prefix P] [--token-key HEX] [--max-request-bytes N] [--max-response-bytes N]] [--access-log PATH [--access-log-debug]] [--describe]";
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { accessLogDebug: false, describe: false };
+  const args: Args = { accessLogDebug: false, describe: false, host: "127.0.0.1", prefix: "" };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
@@ -47,6 +58,29 @@ function parseArgs(argv: string[]): Args {
         break;
       case "--tcp":
         args.tcp = value();
+        break;
+      case "--http": {
+        const next = inline ?? argv[i + 1];
+        if (next !== undefined && /^\d+$/.test(next)) {
+          if (inline === undefined) i++;
+          args.http = Number(next);
+        } else args.http = 0;
+        break;
+      }
+      case "--host":
+        args.host = value();
+        break;
+      case "--prefix":
+        args.prefix = value();
+        break;
+      case "--token-key":
+        args.tokenKey = value();
+        break;
+      case "--max-request-bytes":
+        args.maxRequestBytes = Number(value());
+        break;
+      case "--max-response-bytes":
+        args.maxResponseBytes = Number(value());
         break;
       case "--access-log":
         args.accessLog = value();
@@ -65,7 +99,7 @@ function parseArgs(argv: string[]): Args {
         fail(`unknown argument ${a}`);
     }
   }
-  if (args.unix !== undefined && args.tcp !== undefined) fail("--unix and --tcp are mutually exclusive");
+  if ([args.unix, args.tcp, args.http].filter((x) => x !== undefined).length > 1) fail("--unix, --tcp and --http are mutually exclusive");
   return args;
 }
 
@@ -99,6 +133,21 @@ async function main(): Promise<void> {
   }
   const impl = conformanceImpl();
 
+  if (args.http !== undefined) {
+    const handler = createHttpHandler(new RpcServer(ConformanceService, impl, options), {
+      prefix: args.prefix,
+      tokenKey: args.tokenKey === undefined ? undefined : hexKey(args.tokenKey),
+      maxRequestBytes: args.maxRequestBytes,
+      maxResponseBytes: args.maxResponseBytes,
+    });
+    const listener = await serveHttp(handler, { host: args.host, port: args.http });
+    process.stdout.write(`PORT:${listener.port}\n`);
+    const stop = () => void listener.close().then(() => process.exit(0));
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+    return;
+  }
+
   if (args.unix !== undefined || args.tcp !== undefined) {
     const where = args.unix !== undefined ? { path: args.unix } : parseTcp(args.tcp!);
     const server = await serveSocket(ConformanceService, impl, where, options);
@@ -117,6 +166,11 @@ async function main(): Promise<void> {
   process.once("SIGINT", stop);
   await server.serve(channel, { transport: "pipe" });
   process.exit(0);
+}
+
+function hexKey(text: string): Uint8Array {
+  if (!/^([0-9a-fA-F]{2})+$/.test(text)) fail("--token-key expects hex");
+  return Uint8Array.from(text.match(/../g)!, (h) => parseInt(h, 16));
 }
 
 void main();

@@ -255,7 +255,9 @@ export interface TurnResult {
 export async function runTurn(stream: OpenStream, input: RecordBatch, ctx: CallContextImpl): Promise<TurnResult> {
   const { def } = stream;
   const turn = new TurnCollector(stream.outputSchema, def.outputFields ?? null, def.kind);
-  ctx.metadata = userMetadata(input.metadata);
+  const md = userMetadata(input.metadata);
+  if (md !== input.metadata) input = new RecordBatch(input.schema, input.data, new Map(md));
+  ctx.metadata = md;
   if (def.kind === "exchange") ctx.countInput(input);
   ctx.sinkTurn = turn;
   try {

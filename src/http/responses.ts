@@ -1,0 +1,39 @@
+/** Building HTTP response parts: Arrow bodies, Arrow error streams, JSON bodies. */
+import type { RecordBatch, Schema } from "apache-arrow";
+import { EMPTY_SCHEMA, errorBatch } from "../wire/batches.js";
+import { encodeStream } from "../wire/ipc.js";
+import { ARROW_CONTENT_TYPE, Headers_ } from "./headers.js";
+
+/** A response before the common headers and compression are applied. */
+export interface ResponseParts {
+  status: number;
+  headers: [string, string][];
+  body: Uint8Array | null;
+  /** The call's error, when the body carries one (for records). */
+  error?: unknown;
+  /** The stream id of a stream call (for records). */
+  streamId?: string;
+}
+
+export function arrowBody(status: number, body: Uint8Array, rpcError = false): ResponseParts {
+  const headers: [string, string][] = [["Content-Type", ARROW_CONTENT_TYPE]];
+  if (rpcError && status === 200) headers.push([Headers_.rpcError, "true"]);
+  return { status, headers, body };
+}
+
+export function arrowResponse(status: number, schema: Schema, batches: readonly RecordBatch[]): ResponseParts {
+  return arrowBody(status, encodeStream(schema, batches));
+}
+
+/** An Arrow error stream: one EXCEPTION batch on `schema` (empty by default). */
+export function errorStreamResponse(status: number, err: unknown, serverId: string, requestId: string, schema: Schema = EMPTY_SCHEMA): ResponseParts {
+  const parts = arrowBody(status, encodeStream(schema, [errorBatch(schema, err, { serverId, requestId })]), true);
+  parts.error = err;
+  return parts;
+}
+
+const utf8 = new TextEncoder();
+
+export function jsonResponse(status: number, value: unknown, headers: [string, string][] = []): ResponseParts {
+  return { status, headers: [["Content-Type", "application/json"], ...headers], body: utf8.encode(JSON.stringify(value)) };
+}

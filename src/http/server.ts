@@ -1,0 +1,478 @@
+/**
+ * The HTTP transport's server: a standard Fetch-API handler
+ * (`(Request) => Promise<Response>`), so the same code runs on Node (through
+ * `serveHttp`), Bun, Deno and edge runtimes. Stateless: stream state travels
+ * in sealed tokens, so any process holding the same key continues any stream.
+ *
+ * Routes (prefix default ""): `POST {prefix}/{protocol}/{method}` (unary),
+ * `POST …/{method}/init` and `…/{method}/exchange` (streams),
+ * `GET|HEAD|OPTIONS {prefix}/health`.
+ */
+import type { RecordBatch, Schema } from "apache-arrow";
+import { RpcServer, type ServerOptions } from "../server/server.js";
+import type { ServiceDefinition, StreamMethod } from "../service/definition.js";
+import { ANONYMOUS, type AuthContext, type Implementation } from "../service/implementation.js";
+import { EMPTY_SCHEMA, errorBatch, errorCodeOf } from "../wire/batches.js";
+import { decodeStreamSync } from "../wire/ipc.js";
+import { Keys } from "../wire/keys.js";
+import { randomHex } from "../util/ids.js";
+import { namedError } from "../server/errors.js";
+import { errorMessage, errorName, resolveRequest, runUnary, type Binding, type DispatchHost } from "../server/dispatch.js";
+import { AuthError, type Authenticate } from "./auth.js";
+import { BadEncodingError, BodyTooLargeError, DECODABLE, ENCODABLE, UnsupportedEncodingError, decodeBody, encodeBody, negotiate } from "./compression.js";
+import { ARROW_CONTENT_TYPE, Headers_, MIN_RESPONSE_BUDGET } from "./headers.js";
+import { normalizeKey, TokenSealer } from "./tokens.js";
+import type { StateClass } from "./state-codec.js";
+import { HttpStreams } from "./streams.js";
+import { arrowResponse, errorStreamResponse, jsonResponse, type ResponseParts } from "./responses.js";
+
+export interface HttpServerOptions extends ServerOptions {
+  /** Route prefix, e.g. `/vgi` (default `""`, as the reference). */
+  prefix?: string;
+  /**
+   * Key sealing stream-state tokens (32 raw bytes, or any secret, hashed).
+   * Random per process when omitted: then only this process can continue its streams.
+   */
+  tokenKey?: Uint8Array | string;
+  /** Seconds a stream token stays valid (default 3600; 0 = no expiry). */
+  tokenTtl?: number;
+  /** Largest request body accepted, before and after decompression (413 beyond). */
+  maxRequestBytes?: number;
+  /** Largest response body produced; over it the call fails with `ResponseTooLargeError`. */
+  maxResponseBytes?: number;
+  /** Resolve the caller's identity; throw `AuthError` to answer 401. Health and OPTIONS are exempt. */
+  authenticate?: Authenticate;
+  /** Origins allowed by CORS (`"*"` for any). Off by default. */
+  corsOrigins?: readonly string[] | "*";
+  /** Classes of the stream states, so continuations can restore them on any process. */
+  stateClasses?: readonly StateClass[];
+  /** Compress responses (gzip) when the client asks (default true). */
+  compressResponses?: boolean;
+  /** Called with the HTTP status and request id of each RPC (for access logs). */
+  onHttpCall?: (info: HttpCallInfo) => void;
+}
+
+/** What the HTTP layer adds to a completed call's record. */
+export interface HttpCallInfo {
+  method: string;
+  protocol: string;
+  status: number;
+  requestId: string;
+}
+
+/** A Fetch-API handler serving one RpcServer. */
+export interface HttpHandler {
+  (request: Request): Promise<Response>;
+  readonly server: RpcServer;
+}
+
+const VERSION_SAFE = Number.MAX_SAFE_INTEGER;
+const BUDGET_RE = /^[1-9][0-9]*$/;
+
+/** Create the Fetch-API handler for a service (or for an existing RpcServer). */
+export function createHttpHandler<S extends ServiceDefinition>(
+  definition: S,
+  implementation: Implementation<S>,
+  options?: HttpServerOptions,
+): HttpHandler;
+export function createHttpHandler(server: RpcServer, options?: HttpServerOptions): HttpHandler;
+export function createHttpHandler(a: ServiceDefinition | RpcServer, b?: unknown, c?: HttpServerOptions): HttpHandler {
+  const options = (a instanceof RpcServer ? (b as HttpServerOptions | undefined) : c) ?? {};
+  const server = a instanceof RpcServer ? a : new RpcServer(a, b as Implementation<ServiceDefinition>, options);
+  const app = new HttpApp(server, options);
+  const handler = ((request: Request) => app.handle(request)) as HttpHandler;
+  Object.defineProperty(handler, "server", { value: server });
+  return handler;
+}
+
+class HttpApp {
+  readonly prefix: string;
+  readonly streams: HttpStreams;
+  private readonly capabilities: [string, string][];
+  private readonly encodable: readonly string[];
+
+  constructor(
+    readonly server: RpcServer,
+    readonly options: HttpServerOptions,
+  ) {
+    this.prefix = (options.prefix ?? "").replace(/\/+$/, "");
+    if (this.prefix && !this.prefix.startsWith("/")) throw new TypeError(`prefix must start with '/', got '${this.prefix}'`);
+    for (const [name, v] of [
+      ["maxRequestBytes", options.maxRequestBytes],
+      ["maxResponseBytes", options.maxResponseBytes],
+    ] as const) {
+      if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) throw new TypeError(`${name} must be a positive integer`);
+    }
+    if (options.maxResponseBytes !== undefined && options.maxResponseBytes < MIN_RESPONSE_BUDGET) {
+      throw new TypeError(`maxResponseBytes must be at least ${MIN_RESPONSE_BUDGET}`);
+    }
+    const key = options.tokenKey === undefined ? randomKey() : normalizeKey(options.tokenKey);
+    const sealer = new TokenSealer({ key, ttl: options.tokenTtl ?? 3600 });
+    this.streams = new HttpStreams(server, sealer, options.stateClasses ?? [], options.maxResponseBytes);
+    this.encodable = options.compressResponses === false ? [] : ENCODABLE;
+    this.capabilities = [
+      [Headers_.acceptMaxResponseBytesSupport, "true"],
+      [Headers_.externalizationEnabled, "false"],
+      [Headers_.supportedEncodings, this.encodable.join(", ")],
+    ];
+    if (options.maxRequestBytes !== undefined) this.capabilities.push([Headers_.maxRequestBytes, String(options.maxRequestBytes)]);
+    if (options.maxResponseBytes !== undefined) this.capabilities.push([Headers_.maxResponseBytes, String(options.maxResponseBytes)]);
+  }
+
+  async handle(request: Request): Promise<Response> {
+    const requestId = request.headers.get(Headers_.requestId) || randomHex(8);
+    const parts = await this.route(request, requestId);
+    return this.finish(request, parts, requestId);
+  }
+
+  /** Stamp the headers every response carries, and compress when asked. */
+  private finish(request: Request, parts: ResponseParts, requestId: string): Response {
+    const headers = new Headers(parts.headers);
+    for (const [k, v] of this.capabilities) headers.set(k, v);
+    headers.set(Headers_.requestId, requestId);
+    if (request.method === "OPTIONS") headers.set("Cache-Control", "public, max-age=300");
+    this.cors(request, headers);
+    let body = parts.body;
+    if (body && body.byteLength > 0 && headers.get("Content-Type") === ARROW_CONTENT_TYPE && this.encodable.length) {
+      const custom = negotiate(request.headers.get(Headers_.vgiAcceptEncoding), this.encodable);
+      const standard = custom ? null : negotiate(request.headers.get("Accept-Encoding"), this.encodable);
+      const coding = custom ?? standard;
+      if (coding) {
+        body = encodeBody(body, coding as (typeof ENCODABLE)[number]);
+        headers.set(custom ? Headers_.vgiContentEncoding : "Content-Encoding", coding);
+      }
+    }
+    if (request.method === "HEAD") {
+      if (body) headers.set("Content-Length", String(body.byteLength));
+      return new Response(null, { status: parts.status, headers });
+    }
+    return new Response(body as BodyInit | null, { status: parts.status, headers });
+  }
+
+  private cors(request: Request, headers: Headers): void {
+    const allowed = this.options.corsOrigins;
+    const origin = request.headers.get("Origin");
+    if (!allowed || !origin) return;
+    if (allowed !== "*" && !allowed.includes(origin)) return;
+    headers.set("Access-Control-Allow-Origin", allowed === "*" ? "*" : origin);
+    if (allowed !== "*") headers.append("Vary", "Origin");
+    headers.set("Cross-Origin-Resource-Policy", "cross-origin");
+    headers.set(
+      "Access-Control-Expose-Headers",
+      [Headers_.requestId, Headers_.rpcError, Headers_.vgiContentEncoding, Headers_.authReason, ...this.capabilities.map(([k]) => k)].join(", "),
+    );
+    if (request.method === "OPTIONS") {
+      headers.set("Access-Control-Allow-Methods", "GET, HEAD, POST, OPTIONS");
+      headers.set(
+        "Access-Control-Allow-Headers",
+        request.headers.get("Access-Control-Request-Headers") ??
+          "Content-Type, Content-Encoding, Authorization, X-Request-ID, X-VGI-Accept-Encoding, VGI-Accept-Max-Response-Bytes",
+      );
+      headers.set("Access-Control-Max-Age", "7200");
+    }
+  }
+
+  private async route(request: Request, requestId: string): Promise<ResponseParts> {
+    const url = new URL(request.url);
+    const path = decodeURIComponent(url.pathname);
+    if (!path.startsWith(this.prefix + "/") && path !== this.prefix) return jsonResponse(404, { title: "404 Not Found" });
+    const rest = path.slice(this.prefix.length);
+    if (rest === "/health") return this.health(request);
+    if (request.method === "OPTIONS") return { status: 204, headers: [["Allow", "GET, HEAD, POST, OPTIONS"]], body: null };
+
+    // Everything below is an RPC and needs an identity.
+    let auth: AuthContext = ANONYMOUS;
+    if (this.options.authenticate) {
+      try {
+        auth = await this.options.authenticate(request);
+      } catch (err) {
+        return this.unauthorized(request, err);
+      }
+    }
+
+    const segments = rest.split("/").slice(1);
+    if (segments.length === 1 && /^__\w+__$/.test(segments[0]!)) {
+      const method = segments[0]!;
+      const message =
+        method === "__describe__"
+          ? "'__describe__' was retired. Introspection is now the 'vgi_rpc.Reflection.v1' protocol: call 'list_protocols' for what this server hosts, then 'describe' for one protocol's methods."
+          : `This server does not implement the reserved method '${method}'.`;
+      return errorStreamResponse(404, namedError("MethodNotImplementedError", message, "method_not_implemented"), this.server.serverId, requestId);
+    }
+    if (segments.length < 2 || segments.length > 3) return jsonResponse(404, { title: "404 Not Found" });
+    const [protocol, method, suffix] = segments as [string, string, string | undefined];
+    if (suffix !== undefined && suffix !== "init" && suffix !== "exchange") return jsonResponse(404, { title: "404 Not Found" });
+    const binding = this.server.bindings.get(protocol);
+    if (!binding) {
+      const hosted = [...this.server.bindings.keys()].sort().join(", ");
+      return errorStreamResponse(
+        404,
+        namedError("ProtocolNotSupportedError", `This server does not host protocol '${protocol}'. Hosted: ${hosted}.`, "protocol_not_supported"),
+        this.server.serverId,
+        requestId,
+      );
+    }
+    if (request.method !== "POST") return jsonResponse(405, { title: "405 Method Not Allowed" }, [["Allow", "POST"]]);
+    const def = Object.hasOwn(binding.definition.methods, method) ? binding.definition.methods[method] : undefined;
+    if (!def) {
+      const available = Object.keys(binding.definition.methods).sort().join(", ");
+      return errorStreamResponse(
+        404,
+        namedError("MethodNotImplementedError", `Protocol '${protocol}' has no method '${method}'. Available: ${available}.`, "method_not_implemented"),
+        this.server.serverId,
+        requestId,
+      );
+    }
+
+    const budget = this.responseBudget(request);
+    if (budget instanceof Error) return errorStreamResponse(400, budget, this.server.serverId, requestId);
+
+    const contentType = request.headers.get("Content-Type");
+    if (contentType !== ARROW_CONTENT_TYPE) {
+      return errorStreamResponse(
+        415,
+        namedError(
+          "TypeError",
+          `Expected Content-Type: '${ARROW_CONTENT_TYPE}', got '${contentType ?? ""}'. All vgi-rpc HTTP requests must use Content-Type: ${ARROW_CONTENT_TYPE}`,
+        ),
+        this.server.serverId,
+        requestId,
+      );
+    }
+    const body = await this.readBody(request);
+    if (!(body instanceof Uint8Array)) return body;
+
+    if (def.kind === "unary" && suffix !== undefined) {
+      return errorStreamResponse(400, namedError("TypeError", `Method '${method}' is not a stream`), this.server.serverId, requestId);
+    }
+    if (def.kind !== "unary" && suffix === undefined) {
+      return errorStreamResponse(
+        400,
+        namedError("TypeError", `Stream method '${method}' requires /init and /exchange endpoints`),
+        this.server.serverId,
+        requestId,
+      );
+    }
+
+    let schema: Schema;
+    let batch: RecordBatch | null;
+    try {
+      const decoded = decodeStreamSync(body);
+      schema = decoded.schema;
+      batch = decoded.batches[0] ?? null;
+    } catch (err) {
+      return errorStreamResponse(400, namedError("ProtocolError", `malformed request body: ${errorMessage(err)}`), this.server.serverId, requestId);
+    }
+    const ctx = { binding, method, requestId, auth, budget, protocol };
+    if (suffix === "exchange") return this.streams.exchange(ctx, def as StreamMethod, batch);
+
+    // Metadata must agree with the URL: the method always, the protocol when present.
+    if (batch) {
+      const mdMethod = batch.metadata.get(Keys.method);
+      if (mdMethod !== undefined && mdMethod !== method) {
+        return errorStreamResponse(
+          400,
+          namedError(
+            "TypeError",
+            `Method name mismatch: URL path has '${method}' but Arrow IPC custom_metadata '${Keys.method}' has '${mdMethod}'. These must match.`,
+          ),
+          this.server.serverId,
+          requestId,
+        );
+      }
+      const mdProtocol = batch.metadata.get(Keys.protocol);
+      if (mdProtocol !== undefined && mdProtocol !== protocol) {
+        return errorStreamResponse(
+          400,
+          namedError("ProtocolNotSupportedError", `Protocol mismatch: URL path has '${protocol}' but '${Keys.protocol}' is '${mdProtocol}'.`, "protocol_not_supported"),
+          this.server.serverId,
+          requestId,
+        );
+      }
+    }
+    const resolution = resolveRequest(hostFor(this.server, binding), schema, batch, { transport: "http", requestId, auth });
+    if (resolution.kind === "rejected") {
+      const status = resolution.stage === "route" ? 404 : 400;
+      return errorStreamResponse(status, resolution.error, this.server.serverId, requestId, resolution.schema);
+    }
+    if (resolution.kind === "builtin") return arrowResponse(200, resolution.schema, [resolution.batch]);
+    const call = resolution.call;
+    const startedAt = new Date();
+    const t0 = performance.now();
+    let parts: ResponseParts;
+    let error: unknown;
+    if (def.kind === "unary") {
+      const result = await runUnary(call);
+      error = result.error;
+      parts = this.limited(arrowResponse(200, def.resultSchema, result.batches), budget, method, def.resultSchema, requestId);
+      if (parts.status === 200 && (error || parts.error)) parts.headers.push([Headers_.rpcError, "true"]);
+      error ??= parts.error;
+    } else {
+      const started = await this.streams.init(ctx, def, call);
+      parts = started.parts;
+      error = started.error;
+    }
+    this.record(call.ctx.method, protocol, parts.status, requestId, error, startedAt, t0, def.kind, call, parts.streamId);
+    return parts;
+  }
+
+  /** Enforce the effective response limit (server cap, client budget). */
+  limited(parts: ResponseParts, budget: number | null, method: string, schema: Schema, requestId: string): ResponseParts {
+    const limit = minLimit(this.options.maxResponseBytes, budget);
+    if (limit === null || !parts.body || parts.body.byteLength <= limit) return parts;
+    const err = namedError(
+      "ResponseTooLargeError",
+      `HTTP body exceeds max_response_bytes (${parts.body.byteLength} > ${limit}) for method '${method}'`,
+    ) as Error & { errorCode?: string };
+    err.errorCode = "RESOURCE_EXHAUSTED";
+    const replaced = errorStreamResponse(200, err, this.server.serverId, requestId, schema);
+    replaced.headers.push([Headers_.rpcError, "true"]);
+    replaced.error = err;
+    return replaced;
+  }
+
+  private record(
+    method: string,
+    protocol: string,
+    status: number,
+    requestId: string,
+    error: unknown,
+    startedAt: Date,
+    t0: number,
+    kind: string,
+    call: { ctx: { stats: import("../service/implementation.js").CallStatistics } },
+    streamId?: string,
+  ) {
+    this.options.onHttpCall?.({ method, protocol, status, requestId });
+    this.server.options.onCall?.({
+      method,
+      methodType: kind === "unary" ? "unary" : "stream",
+      requestId,
+      streamId,
+      transport: "http",
+      remoteAddr: "",
+      startedAt,
+      durationMs: performance.now() - t0,
+      status: error ? "error" : "ok",
+      errorType: error ? errorName(error) : "",
+      errorMessage: error ? errorMessage(error) : "",
+      errorCode: error ? errorCodeOf(error) : undefined,
+      cancelled: false,
+      stats: call.ctx.stats,
+      requestIpc: () => new Uint8Array(0),
+      protocol,
+    });
+  }
+
+  /** The client's `VGI-Accept-Max-Response-Bytes`, or null; an Error when malformed. */
+  private responseBudget(request: Request): number | null | Error {
+    const raw = request.headers.get(Headers_.acceptMaxResponseBytes);
+    if (raw === null) return null;
+    const v = raw.trim();
+    if (!BUDGET_RE.test(v) || !Number.isSafeInteger(Number(v)) || Number(v) > VERSION_SAFE) {
+      return namedError("ValueError", `${Headers_.acceptMaxResponseBytes} must be one canonical positive decimal integer`);
+    }
+    if (Number(v) < MIN_RESPONSE_BUDGET) return namedError("ValueError", `${Headers_.acceptMaxResponseBytes} must be at least ${MIN_RESPONSE_BUDGET}`);
+    return Number(v);
+  }
+
+  /** Read and decode the request body within `maxRequestBytes`. */
+  private async readBody(request: Request): Promise<Uint8Array | ResponseParts> {
+    const cap = this.options.maxRequestBytes;
+    const tooLarge = (after: boolean, size: number) =>
+      jsonResponse(413, {
+        title: after ? "Request body exceeds max_request_bytes after decompression" : "Request body exceeds max_request_bytes",
+        description: `Request body of at least ${size} bytes exceeds the server's advertised max_request_bytes=${cap}.`,
+      });
+    const declared = Number(request.headers.get("Content-Length") ?? NaN);
+    if (cap !== undefined && Number.isFinite(declared) && declared > cap) return tooLarge(false, declared);
+    const raw = await readLimited(request, cap);
+    if (raw === null) return tooLarge(false, (cap ?? 0) + 1);
+    const coding = request.headers.get("Content-Encoding");
+    if (coding !== null) {
+      const c = coding.trim().toLowerCase();
+      if (!(DECODABLE as readonly string[]).includes(c)) {
+        return jsonResponse(415, {
+          title: "Unsupported Content-Encoding",
+          description: `Content-Encoding '${c}' is not supported by this server; supported: ${DECODABLE.join(", ")}`,
+        });
+      }
+    }
+    try {
+      return decodeBody(raw, coding, cap);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) return tooLarge(true, (cap ?? 0) + 1);
+      if (err instanceof UnsupportedEncodingError) return jsonResponse(415, { title: "Unsupported Content-Encoding", description: err.message });
+      if (err instanceof BadEncodingError) return jsonResponse(400, { title: "Decompression Error", description: err.message });
+      throw err;
+    }
+  }
+
+  private health(request: Request): ResponseParts {
+    if (request.method === "OPTIONS") return { status: 204, headers: [["Allow", "GET, HEAD"]], body: null };
+    if (request.method !== "GET" && request.method !== "HEAD") return jsonResponse(405, { title: "405 Method Not Allowed" }, [["Allow", "GET, HEAD"]]);
+    return jsonResponse(200, { status: "ok", server_id: this.server.serverId, protocol: this.server.definition.name });
+  }
+
+  private unauthorized(request: Request, err: unknown): ResponseParts {
+    if (!(err instanceof AuthError) && !(err instanceof Error && (err.name === "PermissionError" || err.name === "ValueError"))) {
+      return jsonResponse(500, { title: "500 Internal Server Error", description: "authentication failed unexpectedly" });
+    }
+    const reason = err instanceof AuthError ? err.reason : "unauthorized";
+    const headers: [string, string][] = [
+      [Headers_.authReason, reason],
+      ["Cache-Control", "no-store"],
+    ];
+    if ((request.headers.get("Accept") ?? "").includes("text/html")) {
+      const html = `<!doctype html><title>401 Unauthorized</title><h1>401 Unauthorized</h1><p>${escapeHtml(reason)}</p>`;
+      return { status: 401, headers: [...headers, ["Content-Type", "text/html; charset=utf-8"]], body: new TextEncoder().encode(html) };
+    }
+    return jsonResponse(401, { error: "unauthorized", reason, detail: "authentication rejected" }, headers);
+  }
+}
+
+/** Dispatch host pinned to the protocol named by the URL path. */
+function hostFor(server: RpcServer, binding: Binding): DispatchHost {
+  return { serverId: server.serverId, describeEnabled: false, route: () => binding, describe: () => server.describe() };
+}
+
+function minLimit(a: number | undefined, b: number | null): number | null {
+  const vals = [a, b].filter((x): x is number => typeof x === "number");
+  return vals.length ? Math.min(...vals) : null;
+}
+
+/** Read a body, giving up (null) once it exceeds `cap`. */
+async function readLimited(request: Request, cap: number | undefined): Promise<Uint8Array | null> {
+  if (!request.body) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (cap !== undefined && size > cap) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+function randomKey(): Uint8Array {
+  const k = new Uint8Array(32);
+  globalThis.crypto.getRandomValues(k);
+  return k;
+}
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+export { EMPTY_SCHEMA, errorBatch };

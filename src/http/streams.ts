@@ -1,0 +1,225 @@
+/**
+ * Streams over stateless HTTP. `/init` starts the stream and returns a call
+ * token (fixed facts of the call) and a cursor token (the serialized state);
+ * every `/exchange` request carries both back, runs one turn, and returns a
+ * fresh cursor. Producers (and exchanges with an empty input schema) run one
+ * turn per request; a response without a cursor is terminal.
+ */
+import { RecordBatch, type Schema } from "apache-arrow";
+import type { RpcServer } from "../server/server.js";
+import type { ExchangeMethod, StreamMethod } from "../service/definition.js";
+import type { AuthContext } from "../service/implementation.js";
+import { EMPTY_SCHEMA, emptyBatch, errorBatch, logBatch } from "../wire/batches.js";
+import { deserializeSchema, encodeStream, IpcStreamWriter, serializeSchema } from "../wire/ipc.js";
+import { Keys } from "../wire/keys.js";
+import { concatBytes } from "../wire/bytes.js";
+import { randomHex } from "../util/ids.js";
+import { namedError } from "../server/errors.js";
+import {
+  CallContextImpl,
+  cancelStream,
+  runTurn,
+  startStream,
+  type Binding,
+  type OpenStream,
+  type PreparedCall,
+} from "../server/dispatch.js";
+import { decodeState, encodeState, StateSerializationError, type StateClass } from "./state-codec.js";
+import { TokenError, sameBytes, type TokenIdentity, type TokenSealer } from "./tokens.js";
+import { arrowBody, errorStreamResponse, type ResponseParts } from "./responses.js";
+
+/** Per-request facts the stream handlers need. */
+export interface StreamRequest {
+  binding: Binding;
+  protocol: string;
+  method: string;
+  requestId: string;
+  auth: AuthContext;
+  /** The client's response budget (`VGI-Accept-Max-Response-Bytes`), or null. */
+  budget: number | null;
+}
+
+const identity = (auth: AuthContext): TokenIdentity => ({ authenticated: auth.authenticated, domain: auth.domain, principal: auth.principal });
+
+/** Producers, and exchanges whose input schema is empty, run a turn per request. */
+const runsAsProducer = (def: StreamMethod) => def.kind === "producer" || (def as ExchangeMethod).inputSchema.fields.length === 0;
+
+export class HttpStreams {
+  private readonly classes = new Map<string, StateClass>();
+
+  constructor(
+    private readonly server: RpcServer,
+    private readonly sealer: TokenSealer,
+    stateClasses: readonly StateClass[],
+    private readonly maxResponseBytes?: number,
+  ) {
+    for (const c of stateClasses) this.classes.set(c.name, c);
+  }
+
+  private ids(requestId: string) {
+    return { serverId: this.server.serverId, requestId };
+  }
+
+  /** Serialize a state into a cursor token (registering its class for this process). */
+  private cursor(state: object, callId: Uint8Array, req: StreamRequest): string {
+    const ctor = Object.getPrototypeOf(state)?.constructor as StateClass | undefined;
+    if (ctor && ctor !== Object && !this.classes.has(ctor.name)) this.classes.set(ctor.name, ctor);
+    return this.sealer.sealCursor(callId, encodeState(state), identity(req.auth), req.protocol);
+  }
+
+  private limit(req: StreamRequest, sealed = 0): number | null {
+    const vals = [this.maxResponseBytes, req.budget ?? undefined, sealed || undefined].filter((v): v is number => typeof v === "number");
+    return vals.length ? Math.min(...vals) : null;
+  }
+
+  /** Replace an over-budget body with a fresh error stream. */
+  private enforce(parts: ResponseParts, limit: number | null, req: StreamRequest): ResponseParts {
+    if (limit === null || !parts.body || parts.body.byteLength <= limit) return parts;
+    const err = Object.assign(
+      namedError("ResponseTooLargeError", `HTTP body exceeds max_response_bytes (${parts.body.byteLength} > ${limit}) for method '${req.method}'`),
+      { errorCode: "RESOURCE_EXHAUSTED" },
+    );
+    return errorStreamResponse(200, err, this.server.serverId, req.requestId);
+  }
+
+  /** `/init`: start the stream; producers also run their first turn. */
+  async init(req: StreamRequest, def: StreamMethod, call: PreparedCall): Promise<{ parts: ResponseParts; error?: unknown }> {
+    const ids = this.ids(req.requestId);
+    const streamId = randomHex(16);
+    const { ctx } = call;
+    let stream: OpenStream;
+    try {
+      stream = await startStream(call);
+    } catch (err) {
+      const batches = ctx.logs.map((l) => logBatch(EMPTY_SCHEMA, l, ids));
+      batches.push(errorBatch(EMPTY_SCHEMA, err, ids));
+      return { parts: { ...arrowBody(200, encodeStream(EMPTY_SCHEMA, batches), true), streamId, error: err }, error: err };
+    }
+    const schema = stream.outputSchema;
+    const parts: Uint8Array[] = [];
+    if (stream.header) {
+      const hs = stream.header.schema;
+      parts.push(encodeStream(hs, [...stream.initLogs.map((l) => logBatch(hs, l, ids)), stream.header]));
+    }
+    const out = new IpcStreamWriter(schema);
+    parts.push(out.take());
+    if (!stream.header) for (const l of stream.initLogs) parts.push(out.write(logBatch(schema, l, ids)));
+
+    const limit = this.limit(req);
+    let error: unknown;
+    let finished = false;
+    if (runsAsProducer(def)) {
+      const tick = new RecordBatch(EMPTY_SCHEMA, emptyBatch(EMPTY_SCHEMA).data, new Map(ctx.metadata));
+      const result = await runTurn(stream, tick, ctx);
+      error = result.error;
+      finished = result.turn.finished;
+      for (const item of result.turn.items) parts.push(out.write(item.kind === "log" ? logBatch(schema, item.log, ids) : item.batch));
+    }
+    if (error) parts.push(out.write(errorBatch(schema, error, ids)));
+    else if (!finished) {
+      try {
+        const callId = this.sealer.newCallId();
+        const callToken = this.sealer.sealCall(
+          {
+            callId,
+            callState: new Uint8Array(0),
+            callStateType: "",
+            outputSchema: serializeSchema(schema),
+            inputSchema: serializeSchema(runsAsProducer(def) ? EMPTY_SCHEMA : (def as ExchangeMethod).inputSchema),
+            streamId,
+            responseLimit: limit ?? 0,
+          },
+          identity(req.auth),
+          req.protocol,
+        );
+        const cursor = this.cursor(stream.state, callId, req);
+        parts.push(out.write(emptyBatch(schema, new Map([[Keys.streamState, cursor], [Keys.callState, callToken]]))));
+      } catch (err) {
+        error = err;
+        parts.push(out.write(errorBatch(schema, err, ids)));
+      }
+    }
+    parts.push(out.end());
+    const response = this.enforce(arrowBody(200, concatBytes(parts), !!error), limit, req);
+    response.streamId = streamId;
+    return { parts: response, error: error ?? response.error };
+  }
+
+  /** `/exchange`: continue a stream from its tokens (a producer tick, an exchange input, or a cancel). */
+  async exchange(req: StreamRequest, def: StreamMethod, batch: RecordBatch | null): Promise<ResponseParts> {
+    const bad = (message: string) => errorStreamResponse(400, namedError("RuntimeError", message), this.server.serverId, req.requestId);
+    if (!batch) return bad("Missing state token in exchange request");
+    const md = batch.metadata;
+    const cursorText = md.get(Keys.streamState);
+    if (!cursorText) return bad("Missing state token in exchange request");
+    const who = identity(req.auth);
+    let stream: OpenStream;
+    let callId: Uint8Array;
+    let sealedLimit: number;
+    let streamId: string;
+    try {
+      const cursor = this.sealer.openCursor(cursorText, who, req.protocol);
+      const callText = md.get(Keys.callState);
+      if (!callText) return bad("Missing call token in exchange request");
+      const call = this.sealer.openCall(callText, who, req.protocol);
+      if (!sameBytes(call.callId, cursor.callId)) return bad("State token does not belong to the supplied call token");
+      callId = call.callId;
+      sealedLimit = call.responseLimit;
+      streamId = call.streamId;
+      let outputSchema: Schema;
+      try {
+        outputSchema = deserializeSchema(call.outputSchema);
+      } catch {
+        return bad("Malformed call token: output schema");
+      }
+      const state = decodeState(cursor.state, this.classes) as OpenStream["state"];
+      const entry = (state as unknown as Record<string, unknown>)[def.kind === "producer" ? "produce" : "exchange"];
+      if (typeof entry !== "function") {
+        return bad(`Failed to deserialize state: the state does not belong to method '${req.method}'`);
+      }
+      stream = { def, state, outputSchema, header: null, initLogs: [] };
+    } catch (err) {
+      if (err instanceof TokenError) return bad(err.message);
+      if (err instanceof StateSerializationError) return bad(`Failed to deserialize state: ${err.message}`);
+      throw err;
+    }
+
+    const ids = this.ids(req.requestId);
+    const ctx = new CallContextImpl(req.method, req.requestId, this.server.serverId, "http", md, req.auth);
+    const schema = stream.outputSchema;
+    const out = new IpcStreamWriter(schema);
+    const parts: Uint8Array[] = [out.take()];
+    if (md.has(Keys.cancel)) {
+      await cancelStream(stream, ctx);
+      parts.push(out.end());
+      return { ...arrowBody(200, concatBytes(parts)), streamId };
+    }
+    const result = await runTurn(stream, batch, ctx);
+    let error = result.error;
+    const producer = runsAsProducer(def);
+    let cursor: string | null = null;
+    if (!error && !(producer && result.turn.finished)) {
+      try {
+        cursor = this.cursor(stream.state, callId, req);
+      } catch (err) {
+        error = err;
+      }
+    }
+    for (const item of result.turn.items) {
+      if (item.kind === "log") parts.push(out.write(logBatch(schema, item.log, ids)));
+      else if (!producer && cursor) {
+        // An exchange's refreshed cursor rides on its data batch.
+        const merged = new Map(item.batch.metadata);
+        merged.set(Keys.streamState, cursor);
+        parts.push(out.write(new RecordBatch(schema, item.batch.data, merged)));
+      } else parts.push(out.write(item.batch));
+    }
+    if (error) parts.push(out.write(errorBatch(schema, error, ids)));
+    else if (producer && cursor) parts.push(out.write(emptyBatch(schema, new Map([[Keys.streamState, cursor]]))));
+    parts.push(out.end());
+    const response = this.enforce(arrowBody(200, concatBytes(parts), !!error), this.limit(req, sealedLimit), req);
+    response.streamId = streamId;
+    response.error = error ?? response.error;
+    return response;
+  }
+}
