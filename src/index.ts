@@ -39,3 +39,5 @@ export { describeService, listMethods, introspect, parseDescribe, type ServiceIn
 export { createHttpHandler, type HttpHandler, type HttpServerOptions, type HttpCallInfo } from "./http/server.js";
 export { AuthError, authenticated, bearerAuth, apiKeyAuth, anyOf, bearerToken, type Authenticate, type AuthReason } from "./http/auth.js";
 export type { StateClass } from "./http/state-codec.js";
+export { jwtAuth, type JwtAuthOptions } from "./http/jwt.js";
+export { xfccAuth, parseXfcc, commonName, type XfccAuthOptions, type XfccElement } from "./http/mtls.js";

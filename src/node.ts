@@ -21,4 +21,13 @@ export {
   type SocketClientOptions,
   type TcpAddress,
 } from "./transport/socket.js";
-export { serveHttp, toRequest, writeResponse, type HttpListener, type HttpListenOptions } from "./transport/http-node.js";
+export {
+  serveHttp,
+  toRequest,
+  writeResponse,
+  clientCertificate,
+  clientCertificateAuth,
+  type HttpListener,
+  type HttpListenOptions,
+  type ClientCertificateAuthOptions,
+} from "./transport/http-node.js";

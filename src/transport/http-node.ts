@@ -3,14 +3,54 @@
  * listens with `node:http` and converts requests and responses.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer, type ServerOptions as TlsServerOptions } from "node:https";
 import type { AddressInfo } from "node:net";
+import type { PeerCertificate, TLSSocket } from "node:tls";
 import { Readable } from "node:stream";
+import { AuthError, authenticated, type Authenticate } from "../http/auth.js";
 
 export interface HttpListenOptions {
   /** Interface to bind (default 127.0.0.1). */
   host?: string;
   /** Port (default 0: any free port). */
   port?: number;
+  /**
+   * Serve HTTPS with these `node:https` options (key, cert; for mTLS also
+   * `ca` and `requestCert: true`). The verified client certificate is then
+   * available to `authenticate` through {@link clientCertificate}.
+   */
+  tls?: TlsServerOptions;
+}
+
+/** Verified client certificates of requests served over mTLS. */
+const peerCertificates = new WeakMap<Request, PeerCertificate>();
+
+/** The client certificate Node verified for this request (mTLS), or null. */
+export function clientCertificate(request: Request): PeerCertificate | null {
+  return peerCertificates.get(request) ?? null;
+}
+
+export interface ClientCertificateAuthOptions {
+  domain?: string;
+  /** Accept only these subject CNs (default: any certificate the CA verified). */
+  allowedSubjects?: ReadonlySet<string> | readonly string[];
+}
+
+/** mTLS authentication from the certificate verified by `serveHttp({ tls })`: principal = subject CN. */
+export function clientCertificateAuth(options: ClientCertificateAuthOptions = {}): Authenticate {
+  const allowed = options.allowedSubjects ? new Set(options.allowedSubjects) : null;
+  return (request) => {
+    const cert = clientCertificate(request);
+    if (!cert) throw new AuthError("missing_credential", "no verified client certificate");
+    const cn = String(cert.subject?.CN ?? "");
+    if (allowed && !allowed.has(cn)) throw new AuthError("insufficient_scope", `subject CN '${cn}' is not allowed`);
+    return authenticated(cn, options.domain ?? "mtls", {
+      subject_dn: Object.entries(cert.subject ?? {}).map(([k, v]) => `${k}=${v}`).join(","),
+      serial: cert.serialNumber,
+      not_valid_after: cert.valid_to,
+      fingerprint256: cert.fingerprint256,
+    });
+  };
 }
 
 export interface HttpListener {
@@ -65,15 +105,23 @@ export async function writeResponse(response: Response, res: ServerResponse): Pr
 /** Serve a Fetch-API handler over HTTP on Node. */
 export async function serveHttp(handler: (request: Request) => Promise<Response>, options: HttpListenOptions = {}): Promise<HttpListener> {
   const host = options.host ?? "127.0.0.1";
-  const server = createServer((req, res) => {
-    const origin = `http://${req.headers.host ?? `${host}`}`;
-    handler(toRequest(req, origin))
+  const scheme = options.tls ? "https" : "http";
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    const origin = `${scheme}://${req.headers.host ?? `${host}`}`;
+    const request = toRequest(req, origin);
+    const socket = req.socket as TLSSocket;
+    if (options.tls && socket.authorized) {
+      const cert = socket.getPeerCertificate();
+      if (cert && Object.keys(cert).length > 0) peerCertificates.set(request, cert);
+    }
+    handler(request)
       .then((response) => writeResponse(response, res))
       .catch((err: unknown) => {
         if (!res.headersSent) res.writeHead(500, { "Content-Type": "text/plain" });
         res.end(`internal error: ${(err as Error)?.message ?? String(err)}`);
       });
-  });
+  };
+  const server: Server = options.tls ? createTlsServer(options.tls, listener) : createServer(listener);
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -89,5 +137,5 @@ export async function serveHttp(handler: (request: Request) => Promise<Response>
       server.close(() => resolve());
       server.closeAllConnections();
     });
-  return { url: `http://${shownHost}:${port}`, host, port, server, close, [Symbol.asyncDispose]: close };
+  return { url: `${scheme}://${shownHost}:${port}`, host, port, server, close, [Symbol.asyncDispose]: close };
 }
