@@ -1,40 +1,5 @@
-import type { RecordBatch } from "apache-arrow";
-import { ServiceError, type ExchangeState, type Implementation, type OutputCollector, type ProducerState } from "vgi-rpc";
 import { runServer } from "vgi-rpc/node";
 import { Calculator } from "./service.js";
-
-class Fibonacci implements ProducerState {
-  index = 0;
-  current = 0n;
-  next = 1n;
-  constructor(readonly count: number) {}
-  produce(out: OutputCollector) {
-    if (this.index >= this.count) return out.finish();
-    out.emitRows([{ index: this.index, value: this.current }]);
-    [this.current, this.next] = [this.next, this.current + this.next];
-    this.index++;
-  }
-}
-
-class RunningTotal implements ExchangeState {
-  total = 0;
-  exchange(input: RecordBatch, out: OutputCollector) {
-    for (const amount of input.getChild("amount")!) this.total += amount as number;
-    out.emitColumns({ total: [this.total] });
-  }
-}
-
-const impl: Implementation<typeof Calculator> = {
-  add: ({ a, b }) => a + b,
-  divide: ({ a, b }) => {
-    if (b === 0) throw new ServiceError("ZeroDivisionError", "division by zero");
-    return a / b;
-  },
-  fibonacci: ({ count }, ctx) => {
-    ctx.clientLog("INFO", `streaming ${count} numbers`);
-    return { state: new Fibonacci(count), header: { count, description: `first ${count} Fibonacci numbers` } };
-  },
-  runningTotal: () => new RunningTotal(),
-};
+import { impl } from "./impl.js";
 
 await runServer(Calculator, impl);
