@@ -41,3 +41,18 @@ export { AuthError, authenticated, bearerAuth, apiKeyAuth, anyOf, bearerToken, t
 export type { StateClass } from "./http/state-codec.js";
 export { jwtAuth, type JwtAuthOptions } from "./http/jwt.js";
 export { xfccAuth, parseXfcc, commonName, type XfccAuthOptions, type XfccElement } from "./http/mtls.js";
+export type { TickMetadata } from "./client/transport.js";
+export {
+  httpConnect,
+  httpIntrospect,
+  httpCapabilities,
+  HttpTransport,
+  HttpProducerStream,
+  HttpExchangeSession,
+  AuthenticationError,
+  type HttpClient,
+  type HttpClientOptions,
+  type HttpIntrospectOptions,
+  type HttpCapabilities,
+  type HeadersOption,
+} from "./http/client.js";

@@ -9,7 +9,7 @@ import { ProtocolError } from "../errors.js";
 import type { StructType } from "../schema/types.js";
 import type { ExchangeMethod, StreamMethod } from "../service/definition.js";
 import { InputStream, type RpcConnection, requestBatch } from "./connection.js";
-import { toInputBatch, type ExchangeInput, type ExchangeSession, type ProducerStream, type RequestSpec } from "./transport.js";
+import { metadataMap, toInputBatch, type TickMetadata, type ExchangeInput, type ExchangeSession, type ProducerStream, type RequestSpec } from "./transport.js";
 import { encodeStream } from "../wire/ipc.js";
 
 /**
@@ -127,11 +127,11 @@ export class PipeProducerStream<H = undefined> extends StreamSession<H> implemen
   private tick: RecordBatch | null = null;
 
   /** Next batch, or null when the stream is over. */
-  async next(): Promise<RecordBatch | null> {
+  async next(metadata?: TickMetadata): Promise<RecordBatch | null> {
     if (this.cancelled) throw new ProtocolError("ProtocolError: Stream has been closed or cancelled");
     if (this.finished) return null;
     this.tick ??= emptyBatch(EMPTY_SCHEMA);
-    await this.input.send(this.tick);
+    await this.input.send(metadata === undefined ? this.tick : emptyBatch(EMPTY_SCHEMA, metadataMap(metadata)));
     const batch = await this.readTurn();
     if (!batch) {
       await this.close();

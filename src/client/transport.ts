@@ -25,14 +25,25 @@ export interface RequestSpec {
 export interface ProducerStream<H = undefined> extends AsyncIterable<RecordBatch>, AsyncDisposable {
   /** The header, when the method declares one. */
   readonly header: H | undefined;
-  /** Next batch, or null when the stream is over. */
-  next(): Promise<RecordBatch | null>;
+  /**
+   * Next batch, or null when the stream is over. `metadata` rides on the
+   * tick that asks for this batch (the server's `process` sees it).
+   */
+  next(metadata?: TickMetadata): Promise<RecordBatch | null>;
   /** Every remaining batch. */
   collect(): Promise<RecordBatch[]>;
   /** Stop the stream: the server's `onCancel` runs once. Idempotent; later use is a ProtocolError. */
   cancel(): Promise<void>;
   /** End the stream normally. Idempotent. */
   close(): Promise<void>;
+}
+
+/** Custom metadata attached to a producer tick. */
+export type TickMetadata = ReadonlyMap<string, string> | Readonly<Record<string, string>>;
+
+/** Tick metadata as a Map. */
+export function metadataMap(md: TickMetadata): Map<string, string> {
+  return new Map(md instanceof Map ? md : Object.entries(md as Record<string, string>));
 }
 
 /** Input accepted by `exchange`: a RecordBatch, columns, or row objects. */
