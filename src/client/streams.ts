@@ -9,7 +9,7 @@ import { ProtocolError } from "../errors.js";
 import type { StructType } from "../schema/types.js";
 import type { ExchangeMethod, StreamMethod } from "../service/definition.js";
 import { InputStream, type RpcConnection, requestBatch } from "./connection.js";
-import { metadataMap, toInputBatch, type TickMetadata, type ExchangeInput, type ExchangeSession, type ProducerStream, type RequestSpec } from "./transport.js";
+import { collectBatches, iterateBatches, metadataMap, toInputBatch, type TickMetadata, type ExchangeInput, type ExchangeSession, type ProducerStream, type RequestSpec } from "./transport.js";
 import { encodeStream } from "../wire/ipc.js";
 
 /**
@@ -140,19 +140,13 @@ export class PipeProducerStream<H = undefined> extends StreamSession<H> implemen
     return batch;
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<RecordBatch> {
-    try {
-      for (let b = await this.next(); b; b = await this.next()) yield b;
-    } finally {
-      await this.close();
-    }
+  [Symbol.asyncIterator](): AsyncIterator<RecordBatch> {
+    return iterateBatches(this);
   }
 
-  /** Collect every remaining batch. */
-  async collect(): Promise<RecordBatch[]> {
-    const out: RecordBatch[] = [];
-    for await (const b of this) out.push(b);
-    return out;
+  /** Every remaining batch. */
+  collect(): Promise<RecordBatch[]> {
+    return collectBatches(this);
   }
 }
 

@@ -72,3 +72,19 @@ export function toInputBatch(def: ExchangeMethod, input: ExchangeInput): RecordB
   const columns = Array.isArray(input) ? rowsToColumns(def.inputSchema, input as readonly Record<string, unknown>[]) : (input as Columns);
   return batchFromColumns(def.inputSchema, def.inputFields, columns);
 }
+
+/** Iterate a producer's batches; leaving the loop early closes the stream. */
+export async function* iterateBatches(stream: Pick<ProducerStream<unknown>, "next" | "close">): AsyncGenerator<RecordBatch> {
+  try {
+    for (let b = await stream.next(); b; b = await stream.next()) yield b;
+  } finally {
+    await stream.close();
+  }
+}
+
+/** Every remaining batch of a producer. */
+export async function collectBatches(stream: AsyncIterable<RecordBatch>): Promise<RecordBatch[]> {
+  const out: RecordBatch[] = [];
+  for await (const b of stream) out.push(b);
+  return out;
+}

@@ -15,6 +15,8 @@ import type { StructType } from "../schema/types.js";
 import { clientFor, type Client } from "../client/client.js";
 import { requestBatch } from "../client/connection.js";
 import {
+  collectBatches,
+  iterateBatches,
   metadataMap,
   toInputBatch,
   type CallTransport,
@@ -772,18 +774,13 @@ export class HttpProducerStream<H = undefined> extends HttpStream<H> implements 
     return null;
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<RecordBatch> {
-    try {
-      for (let b = await this.next(); b; b = await this.next()) yield b;
-    } finally {
-      await this.close();
-    }
+  [Symbol.asyncIterator](): AsyncIterator<RecordBatch> {
+    return iterateBatches(this);
   }
 
-  async collect(): Promise<RecordBatch[]> {
-    const out: RecordBatch[] = [];
-    for await (const b of this) out.push(b);
-    return out;
+  /** Every remaining batch. */
+  collect(): Promise<RecordBatch[]> {
+    return collectBatches(this);
   }
 }
 
