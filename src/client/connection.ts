@@ -6,9 +6,10 @@
 import { RecordBatch, type Schema } from "apache-arrow";
 import type { ByteChannel } from "../wire/bytes.js";
 import { IpcStreamReader, IpcStreamWriter, MessageFramer, encodeStream } from "../wire/ipc.js";
-import { EMPTY_SCHEMA, classify, emptyBatch, makeBatch, readError, readLog, type LogMessage } from "../wire/batches.js";
+import { EMPTY_SCHEMA, emptyBatch, makeBatch, readLog, type LogMessage } from "../wire/batches.js";
 import { Keys, REQUEST_VERSION } from "../wire/keys.js";
 import { ProtocolError, TransportError } from "../errors.js";
+import { drainLogs, nextData } from "./response-reader.js";
 import type { CallTransport, RequestSpec } from "./transport.js";
 import type { ExchangeMethod, ProducerMethod } from "../service/definition.js";
 import { PipeExchangeSession, PipeProducerStream } from "./streams.js";
@@ -116,27 +117,13 @@ export class RpcConnection implements CallTransport {
    * Read batches until a data batch (returned), an error (thrown, after the
    * stream is drained) or end of stream (null). Logs go to `onLog`.
    */
-  async readData(reader: IpcStreamReader): Promise<RecordBatch | null> {
-    for (;;) {
-      const batch = await this.nextBatch(reader);
-      if (!batch) return null;
-      const kind = classify(batch);
-      if (kind === "data") return batch;
-      if (kind === "log") {
-        this.log(batch);
-        continue;
-      }
-      const err = readError(batch);
-      await this.drain(reader);
-      throw err;
-    }
+  readData(reader: IpcStreamReader): Promise<RecordBatch | null> {
+    return nextData(() => this.nextBatch(reader), (b) => this.log(b));
   }
 
   /** Read to the end of a response stream, delivering logs. */
-  async drain(reader: IpcStreamReader): Promise<void> {
-    for (let b = await this.nextBatch(reader); b; b = await this.nextBatch(reader)) {
-      if (classify(b) === "log") this.log(b);
-    }
+  drain(reader: IpcStreamReader): Promise<void> {
+    return drainLogs(() => this.nextBatch(reader), (b) => this.log(b));
   }
 
   /** A unary call: returns the result batch (or null for void). */

@@ -32,6 +32,7 @@ import type { ByteSource } from "../wire/bytes.js";
 import { EMPTY_SCHEMA, classify, emptyBatch, readError, readLog, type LogMessage } from "../wire/batches.js";
 import { Keys } from "../wire/keys.js";
 import { ProtocolError, RpcError, TransportError } from "../errors.js";
+import { drainLogs, nextData } from "../client/response-reader.js";
 import { ARROW_CONTENT_TYPE, Headers_, MIN_RESPONSE_BUDGET, rpcPath } from "./headers.js";
 import { BadEncodingError, BodyTooLargeError, decodeBody, encodeBody } from "./compression.js";
 
@@ -274,27 +275,13 @@ class ArrowBody {
   }
 
   /** Read to the end of a stream, delivering its logs. */
-  async drain(reader: IpcStreamReader): Promise<void> {
-    for (let b = await this.next(reader); b; b = await this.next(reader)) {
-      if (classify(b) === "log") this.log(b);
-    }
+  drain(reader: IpcStreamReader): Promise<void> {
+    return drainLogs(() => this.next(reader), (b) => this.log(b));
   }
 
   /** Next data batch; logs delivered, an error batch thrown (after draining). */
-  async data(reader: IpcStreamReader): Promise<RecordBatch | null> {
-    for (;;) {
-      const batch = await this.next(reader);
-      if (!batch) return null;
-      const kind = classify(batch);
-      if (kind === "data") return batch;
-      if (kind === "log") {
-        this.log(batch);
-        continue;
-      }
-      const err = readError(batch);
-      await this.drain(reader).catch(() => {});
-      throw err;
-    }
+  data(reader: IpcStreamReader): Promise<RecordBatch | null> {
+    return nextData(() => this.next(reader), (b) => this.log(b));
   }
 
   private async wrap<T>(f: () => Promise<T>): Promise<T> {
