@@ -4,8 +4,11 @@ Run with the reference interpreter, e.g.::
 
     "$(../shared/tools/reference-python)/python" -m pytest scripts/pytest -q
 
-Only raw-transport fixtures are provided (our worker over a subprocess pipe,
-a unix socket and TCP); HTTP-only fixtures skip.
+Our worker is served over a subprocess pipe, a unix socket, TCP and HTTP
+(``--http 0``; one session-scoped worker per HTTP configuration the suite
+asks for). Fixtures for features this implementation does not have yet
+(external storage / upload URLs, sticky sessions, proxy proofs, identity
+tokens) are not provided, or skip with their reason; see ``_NOT_PROVIDED``.
 """
 from __future__ import annotations
 
@@ -37,6 +40,20 @@ def _socket_worker(kind: str):
             proc.wait(10)
 
 
+@contextlib.contextmanager
+def _http_worker(*flags: str):
+    """Our worker's HTTP server (``--http 0`` plus *flags*), yielding its port."""
+    proc = subprocess.Popen([*WORKER, "--http", "0", *flags], stdout=subprocess.PIPE, stderr=None, text=True)
+    try:
+        line = proc.stdout.readline().strip()
+        if not line.startswith("PORT:"):
+            raise RuntimeError(f"HTTP worker did not announce its port: {line!r}")
+        yield int(line.split(":", 1)[1])
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def _factory(kind: str, address: str | None, protocol: type | None = None):
     from vgi_rpc.conformance import ConformanceService
     from vgi_rpc.rpc import RpcConnection, SubprocessTransport, tcp_connect, unix_connect
@@ -45,7 +62,12 @@ def _factory(kind: str, address: str | None, protocol: type | None = None):
 
     @contextlib.contextmanager
     def factory(on_log=None):
-        if kind == "subprocess":
+        if kind == "http":
+            from vgi_rpc.http import http_connect
+
+            with http_connect(service, f"http://127.0.0.1:{address}", on_log=on_log) as proxy:
+                yield proxy
+        elif kind == "subprocess":
             transport = SubprocessTransport(WORKER)
             try:
                 with RpcConnection(service, transport, on_log=on_log) as proxy:
@@ -75,7 +97,73 @@ def _tcp_address():
         yield a
 
 
+@pytest.fixture(scope="session")
+def conformance_http_port():
+    """The default HTTP worker (no caps, compression on, no auth, no CORS)."""
+    with _http_worker() as port:
+        yield port
+
+
+@pytest.fixture(scope="session")
+def conformance_http_access_log(tmp_path_factory):
+    """``(port, path)``: an HTTP worker writing its JSONL access log to *path*."""
+    path = tmp_path_factory.mktemp("http-access") / "access.jsonl"
+    with _http_worker("--access-log", str(path)) as port:
+        yield port, path
+
+
+@pytest.fixture(scope="session")
+def conformance_http_auth_port():
+    """A worker whose authenticate callback refuses every RPC (401); also honours X-Conformance-Auth-Reason."""
+    with _http_worker("--reject-auth") as port:
+        yield port
+
+
+@pytest.fixture(scope="session")
+def conformance_http_auth_reason_port(conformance_http_auth_port):
+    """The reject-all worker already takes its 401 reason from X-Conformance-Auth-Reason."""
+    return conformance_http_auth_port
+
+
+@pytest.fixture(scope="session")
+def conformance_http_strict_cap_port():
+    """A worker with a hard 64 KiB max_response_bytes (as the reference's strict worker)."""
+    with _http_worker("--max-response-bytes", "65536") as port:
+        yield port
+
+
+@pytest.fixture(scope="session")
+def conformance_http_small_request_cap_port():
+    """A worker advertising a deliberately small max_request_bytes."""
+    with _http_worker("--max-request-bytes", "4096") as port:
+        yield port
+
+
+@pytest.fixture(scope="session")
+def conformance_http_no_compression_port():
+    """A worker that produces no response codec (it still decodes compressed requests)."""
+    with _http_worker("--no-compression") as port:
+        yield port
+
+
+@pytest.fixture(scope="session")
+def conformance_http_cors_port():
+    """A worker allowing the suite's CORS origin."""
+    # Caps on, so the derived expose-list check also sees the size-cap headers.
+    flags = ["--cors-origin", "https://conformance.example", "--max-request-bytes", "16777216", "--max-response-bytes", "268435456"]
+    with _http_worker(*flags) as port:
+        yield port
+
+
+@pytest.fixture(scope="session")
+def conformance_http_cold_call_cache_port(conformance_http_port):
+    """Our server keeps no call-state cache at all: every continuation re-opens the call token."""
+    return conformance_http_port
+
+
 def _conn(request, kind, protocol=None):
+    if kind == "http":
+        return _factory(kind, request.getfixturevalue("conformance_http_port"), protocol)
     if kind == "unix":
         return _factory(kind, request.getfixturevalue("_unix_address"), protocol)
     if kind == "tcp":
@@ -93,7 +181,7 @@ def conformance_protocol_connector(request):
     return connector
 
 
-@pytest.fixture(params=["subprocess", "unix", "tcp"])
+@pytest.fixture(params=["subprocess", "unix", "tcp", "http"])
 def conformance_conn(request):
     return _conn(request, request.param)
 
@@ -115,18 +203,48 @@ def conformance_describe():
         transport.close()
 
 
-def _http_only(*_a, **_k):
-    pytest.skip("HTTP transport not served by this worker")
+#: Fixtures for features this implementation does not have yet; the tests
+#: needing them skip with the reason given.
+_NOT_PROVIDED = {
+    "conformance_http_with_storage_port": "external storage / upload URLs not implemented",
+    "conformance_http_externalized_cap_port": "external storage (max_externalized_response_bytes) not implemented",
+    "conformance_http_with_zstd_storage_port": "external storage not implemented",
+    "conformance_http_external_security_port": "external storage (fetch security) not implemented",
+    "conformance_fake_storage": "external storage not implemented",
+    "proof_worker_factory": "proxy proofs (VGI-Proxy-Proof) not implemented",
+    "conformance_http_identity_port": "vgi_rpc.Identity.v2 (token introspection) not implemented",
+    "conformance_http_identity_introspect_only_port": "vgi_rpc.Identity.v2 (token introspection) not implemented",
+    "conformance_http_grant_port": "vgi_rpc.Identity.v2 grants not implemented",
+    "conformance_http_sticky_short_ttl_port": "sticky sessions not implemented",
+    "conformance_http_sticky_peer_ports": "sticky sessions not implemented",
+    "conformance_http_sticky_auth_port": "sticky sessions not implemented",
+    "conformance_http_serve_start_fail_once_port": "no injectable serve-start hook in our worker",
+    "conformance_transport_kind_probes": "transport-kind probe hook not wired for our worker",
+    "conformance_resource_soak_target": "resource-soak harness (ResourceSoakTarget) not wired for our worker",
+}
 
 
-for _name in (
-    "conformance_http_port",
-    "conformance_http_auth_port",
-    "conformance_http_strict_cap_port",
-    "conformance_http_with_storage_port",
-    "conformance_http_externalized_cap_port",
-    "conformance_http_with_zstd_storage_port",
-    "conformance_http_external_security_port",
-    "conformance_fake_storage",
-):
-    globals()[_name] = pytest.fixture(_http_only, name=_name)
+def _not_provided(reason: str):
+    def fixture():
+        pytest.skip(reason)
+
+    return fixture
+
+
+for _name, _reason in _NOT_PROVIDED.items():
+    globals()[_name] = pytest.fixture(_not_provided(_reason), name=_name)
+
+
+#: Tests skipped on purpose (node-id substring → reason): they need a feature
+#: this implementation does not have yet.
+_EXCLUDED = {
+    "TestCors::test_worker_advertises_the_optional_capabilities": "needs upload-URL support (VGI-Upload-URL-Support) on the CORS worker; external storage / upload URLs not implemented",
+    "TestSticky::": "sticky sessions (VGI-Session) not implemented",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for pattern, reason in _EXCLUDED.items():
+            if pattern in item.nodeid:
+                item.add_marker(pytest.mark.skip(reason=f"excluded: {reason}"))

@@ -41,9 +41,9 @@ export function accessLogRecord(call: CallRecord, options: AccessLogOptions, has
     protocol_hash: hashes.get(protocol) ?? hashes.values().next().value,
     method: call.method,
     method_type: call.methodType,
-    principal: "",
-    auth_domain: "",
-    authenticated: false,
+    principal: call.auth?.principal ?? "",
+    auth_domain: call.auth?.domain ?? "",
+    authenticated: call.auth?.authenticated ?? false,
     remote_addr: call.remoteAddr,
     duration_ms: Math.round(call.durationMs * 100) / 100,
     status: call.status,
@@ -56,11 +56,15 @@ export function accessLogRecord(call: CallRecord, options: AccessLogOptions, has
   }
   if (options.serverVersion) rec.server_version = options.serverVersion;
   rec.request_id = call.requestId;
+  if (call.httpStatus !== undefined) rec.http_status = call.httpStatus;
   if (call.requestSchema) {
     rec.request_fields = call.requestSchema.fields.map((f) => ({ name: f.name, type: arrowTypeName(f.type) }));
     rec.request_rows = call.requestRows ?? 0;
   }
   if (call.methodType === "stream" && call.streamId) rec.stream_id = call.streamId;
+  if (call.requestStateBytes !== undefined) rec.request_state_bytes = call.requestStateBytes;
+  if (call.responseStateBytes !== undefined) rec.response_state_bytes = call.responseStateBytes;
+  if (call.requestBytes !== undefined) rec.request_bytes = call.requestBytes;
   const s = call.stats;
   rec.input_batches = s.inputBatches;
   rec.output_batches = s.outputBatches;
@@ -68,6 +72,7 @@ export function accessLogRecord(call: CallRecord, options: AccessLogOptions, has
   rec.output_rows = s.outputRows;
   rec.input_bytes = s.inputBytes;
   rec.output_bytes = s.outputBytes;
+  if (call.responseBytes !== undefined) rec.response_bytes = call.responseBytes;
   return rec;
 }
 

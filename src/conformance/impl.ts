@@ -81,33 +81,265 @@ export const cancelProbe = {
 
 // ---------------------------------------------------------------------------
 // stream states
+//
+// Every state is a class whose own fields are plain data, so the HTTP
+// transport can carry it in a cursor token between requests (and processes);
+// the classes are listed in `conformanceStateClasses`.
 
 /** Emits `{index: i, value: i * 10}` for i < count, then finishes. */
-function counter(count: number): ProducerState {
-  let current = 0;
-  return {
-    produce(out) {
-      if (current >= count) return out.finish();
-      out.emitColumns({ index: [current], value: [current * 10] });
-      current++;
-    },
-  };
+export class CounterState implements ProducerState {
+  current = 0;
+  constructor(public count = 0) {}
+  produce(out: OutputCollector): void {
+    if (this.current >= this.count) return out.finish();
+    out.emitColumns({ index: [this.current], value: [this.current * 10] });
+    this.current++;
+  }
 }
+
+/** Emits `{index, seen}` where `seen` is the tick's `vgi.conformance.tick` metadata. */
+export class TickMetadataState implements ProducerState {
+  current = 0;
+  constructor(public count = 0) {}
+  produce(out: OutputCollector, ctx: CallContext): void {
+    out.emitColumns({ index: [this.current], seen: [ctx.metadata.get("vgi.conformance.tick") ?? ""] });
+    this.current++;
+    if (this.current >= this.count) out.finish();
+  }
+}
+
+/** Finishes at once. */
+export class EmptyState implements ProducerState {
+  produce(out: OutputCollector): void {
+    out.finish();
+  }
+}
+
+/** `batch_count` batches of `rows_per_batch` rows. */
+export class LargeBatchesState implements ProducerState {
+  current = 0;
+  constructor(
+    public rowsPerBatch = 0,
+    public batchCount = 0,
+  ) {}
+  produce(out: OutputCollector): void {
+    if (this.current >= this.batchCount) return out.finish();
+    const index = Array.from({ length: this.rowsPerBatch }, (_, i) => this.current * this.rowsPerBatch + i);
+    out.emitColumns({ index, value: index.map((v) => v * 10) });
+    this.current++;
+  }
+}
+
+/** Batches carrying per-batch custom metadata. */
+export class AnnotatedBatchesState implements ProducerState {
+  current = 0;
+  constructor(
+    public count = 0,
+    public rowsPerBatch = 0,
+  ) {}
+  produce(out: OutputCollector): void {
+    if (this.current >= this.count) return out.finish();
+    const base = this.current * 1_000_000;
+    out.emitColumns(
+      { value: Array.from({ length: this.rowsPerBatch }, (_, r) => base + r) },
+      {
+        "conformance.batch_index": String(this.current),
+        "conformance.batch_total": String(this.count),
+        "conformance.emit_label": "\u00fcn\u00efcode-\u03bb",
+      },
+    );
+    this.current++;
+  }
+}
+
+/** Like {@link CounterState}, logging before each batch. */
+export class LoggingProducerState implements ProducerState {
+  current = 0;
+  constructor(public count = 0) {}
+  produce(out: OutputCollector): void {
+    if (this.current >= this.count) return out.finish();
+    out.clientLog("INFO", `producing batch ${this.current}`);
+    out.emitColumns({ index: [this.current], value: [this.current * 10] });
+    this.current++;
+  }
+}
+
+/** Emits `emitBeforeError` batches, then fails. */
+export class ErrorMidStreamState implements ProducerState {
+  current = 0;
+  constructor(public emitBeforeError = 0) {}
+  produce(out: OutputCollector): void {
+    if (this.current >= this.emitBeforeError) throw runtimeError(`intentional error after ${this.emitBeforeError} batches`);
+    out.emitColumns({ index: [this.current], value: [this.current * 10] });
+    this.current++;
+  }
+}
+
+/** One batch of `rowsPerBatch` rows, then finishes. */
+export class OversizedProducerState implements ProducerState {
+  emitted = false;
+  constructor(public rowsPerBatch = 0) {}
+  produce(out: OutputCollector): void {
+    if (this.emitted) return out.finish();
+    const index = Array.from({ length: this.rowsPerBatch }, (_, i) => i);
+    out.emitColumns({ index, value: index.map((v) => v * 10) });
+    this.emitted = true;
+  }
+}
+
+/** Multiplies `value` by `factor`. */
+export class ScaleState implements ExchangeState {
+  constructor(public factor = 1) {}
+  exchange(input: RecordBatch, out: OutputCollector): void {
+    const values = input.getChild("value")!;
+    const scaled: (number | null)[] = [];
+    for (let i = 0; i < input.numRows; i++) scaled.push(values.isValid(i) ? (values.get(i) as number) * this.factor : null);
+    out.emitColumns({ value: scaled });
+  }
+}
+
+/** Running sum of `value` and the number of exchanges. */
+export class AccumulateState implements ExchangeState {
+  runningSum = 0;
+  exchangeCount = 0;
+  exchange(input: RecordBatch, out: OutputCollector): void {
+    const values = input.getChild("value")!;
+    for (let i = 0; i < input.numRows; i++) if (values.isValid(i)) this.runningSum += values.get(i) as number;
+    this.exchangeCount++;
+    out.emitColumns({ running_sum: [this.runningSum], exchange_count: [this.exchangeCount] });
+  }
+}
+
+/** Echoes each input, logging twice first. */
+export class LoggingExchangeState implements ExchangeState {
+  exchange(input: RecordBatch, out: OutputCollector): void {
+    out.clientLog("INFO", "exchange processing");
+    out.clientLog("DEBUG", "exchange debug");
+    out.emit(echoBatch(input, out));
+  }
+}
+
+/** Echoes inputs, failing from the `failOn`-th exchange. */
+export class ErrorOnNthState implements ExchangeState {
+  exchangeCount = 0;
+  constructor(public failOn = 1) {}
+  exchange(input: RecordBatch, out: OutputCollector): void {
+    this.exchangeCount++;
+    if (this.exchangeCount >= this.failOn) throw runtimeError(`intentional error on exchange ${this.exchangeCount}`);
+    out.emit(echoBatch(input, out));
+  }
+}
+
+/** Answers every input with a zero-column batch. */
+export class ZeroColumnsState implements ExchangeState {
+  exchange(_input: RecordBatch, out: OutputCollector): void {
+    out.emitColumns({});
+  }
+}
+
+/** Reports the input's custom metadata as user code sees it. */
+export class InputMetadataState implements ExchangeState {
+  exchange(_input: RecordBatch, out: OutputCollector, ctx: CallContext): void {
+    const md = ctx.metadata;
+    out.emitColumns({ seen: [md.get("vgi.conformance.input") ?? ""], keys: [[...md.keys()].sort().join(",")] });
+  }
+}
+
+/** Answers every input with `rowsPerBatch` rows. */
+export class OversizedExchangeState implements ExchangeState {
+  constructor(public rowsPerBatch = 0) {}
+  exchange(_input: RecordBatch, out: OutputCollector): void {
+    const index = Array.from({ length: this.rowsPerBatch }, (_, i) => i);
+    out.emitColumns({ index, value: index.map((v) => v * 10) });
+  }
+}
+
+/** Counts produce and cancel calls in the process-wide probe. */
+export class CancellableProducerState implements ProducerState {
+  current = 0;
+  produce(out: OutputCollector): void {
+    cancelProbe.bump("produce_calls");
+    out.emitColumns({ index: [this.current], value: [this.current * 10] });
+    this.current++;
+  }
+  onCancel(): void {
+    cancelProbe.bump("on_cancel_calls");
+  }
+}
+
+/** Echoes inputs, counting exchange and cancel calls in the process-wide probe. */
+export class CancellableExchangeState implements ExchangeState {
+  exchange(input: RecordBatch, out: OutputCollector): void {
+    cancelProbe.bump("exchange_calls");
+    out.emit(echoBatch(input, out));
+  }
+  onCancel(): void {
+    cancelProbe.bump("on_cancel_calls");
+  }
+}
+
+/** Rows on the schema chosen at init (`dynamicSchema`). */
+export class DynamicSchemaState implements ProducerState {
+  current = 0;
+  constructor(
+    public count = 0,
+    public includeStrings = false,
+    public includeFloats = false,
+  ) {}
+  produce(out: OutputCollector): void {
+    if (this.current >= this.count) return out.finish();
+    const row: Record<string, unknown[]> = { index: [BigInt(this.current)] };
+    if (this.includeStrings) row.label = [`row-${this.current}`];
+    if (this.includeFloats) row.score = [this.current * 1.5];
+    out.emitColumns(row);
+    this.current++;
+  }
+}
+
+/** Sticky-session producer: without a bound session every data turn fails. */
+export class SessionCounterProducerState implements ProducerState {
+  current = 0;
+  constructor(public count = 0) {}
+  produce(out: OutputCollector): void {
+    if (this.current >= this.count) return out.finish();
+    throw runtimeError(NO_STICKY);
+  }
+}
+
+/** Sticky-session exchange: without a bound session every exchange fails. */
+export class SessionCounterExchangeState implements ExchangeState {
+  exchange(): void {
+    throw runtimeError(NO_STICKY);
+  }
+}
+
+/** Every stream state class of the conformance service (for `HttpServerOptions.stateClasses`). */
+export const conformanceStateClasses = [
+  CounterState,
+  TickMetadataState,
+  EmptyState,
+  LargeBatchesState,
+  AnnotatedBatchesState,
+  LoggingProducerState,
+  ErrorMidStreamState,
+  OversizedProducerState,
+  ScaleState,
+  AccumulateState,
+  LoggingExchangeState,
+  ErrorOnNthState,
+  ZeroColumnsState,
+  InputMetadataState,
+  OversizedExchangeState,
+  CancellableProducerState,
+  CancellableExchangeState,
+  DynamicSchemaState,
+  SessionCounterProducerState,
+  SessionCounterExchangeState,
+] as const;
 
 /** Copy of a batch on the output schema, without the input's custom metadata. */
 function echoBatch(input: RecordBatch, out: OutputCollector): RecordBatch {
   return new RecordBatch(out.schema, input.data);
-}
-
-function scaler(factor: number): ExchangeState {
-  return {
-    exchange(input, out) {
-      const values = input.getChild("value")!;
-      const scaled: (number | null)[] = [];
-      for (let i = 0; i < input.numRows; i++) scaled.push(values.isValid(i) ? (values.get(i) as number) * factor : null);
-      out.emitColumns({ value: scaled });
-    },
-  };
 }
 
 const STATUS_CYCLE: StatusName[] = ["PENDING", "ACTIVE", "CLOSED"];
@@ -266,185 +498,59 @@ export function conformanceImpl(): Implementation<ConformanceServiceDef> {
     },
 
     // -- producers
-    produce_n: ({ count }) => counter(count),
-    produce_tick_metadata: ({ count }) => {
-      let current = 0;
-      return {
-        produce(out, ctx) {
-          out.emitColumns({ index: [current], seen: [ctx.metadata.get("vgi.conformance.tick") ?? ""] });
-          current++;
-          if (current >= count) out.finish();
-        },
-      };
-    },
-    produce_empty: () => ({ produce: (out) => out.finish() }),
-    produce_single: () => counter(1),
-    produce_large_batches: ({ rows_per_batch, batch_count }) => {
-      let current = 0;
-      return {
-        produce(out) {
-          if (current >= batch_count) return out.finish();
-          const index = Array.from({ length: rows_per_batch }, (_, i) => current * rows_per_batch + i);
-          out.emitColumns({ index, value: index.map((v) => v * 10) });
-          current++;
-        },
-      };
-    },
-    produce_annotated_batches: ({ count, rows_per_batch }) => {
-      let current = 0;
-      return {
-        produce(out) {
-          if (current >= count) return out.finish();
-          const base = current * 1_000_000;
-          out.emitColumns(
-            { value: Array.from({ length: rows_per_batch }, (_, r) => base + r) },
-            {
-              "conformance.batch_index": String(current),
-              "conformance.batch_total": String(count),
-              "conformance.emit_label": "\u00fcn\u00efcode-\u03bb",
-            },
-          );
-          current++;
-        },
-      };
-    },
-    produce_with_logs: ({ count }) => {
-      let current = 0;
-      return {
-        produce(out) {
-          if (current >= count) return out.finish();
-          out.clientLog("INFO", `producing batch ${current}`);
-          out.emitColumns({ index: [current], value: [current * 10] });
-          current++;
-        },
-      };
-    },
-    produce_error_mid_stream: ({ emit_before_error }) => {
-      let current = 0;
-      return {
-        produce(out) {
-          if (current >= emit_before_error) throw runtimeError(`intentional error after ${emit_before_error} batches`);
-          out.emitColumns({ index: [current], value: [current * 10] });
-          current++;
-        },
-      };
-    },
+    produce_n: ({ count }) => new CounterState(count),
+    produce_tick_metadata: ({ count }) => new TickMetadataState(count),
+    produce_empty: () => new EmptyState(),
+    produce_single: () => new CounterState(1),
+    produce_large_batches: ({ rows_per_batch, batch_count }) => new LargeBatchesState(rows_per_batch, batch_count),
+    produce_annotated_batches: ({ count, rows_per_batch }) => new AnnotatedBatchesState(count, rows_per_batch),
+    produce_with_logs: ({ count }) => new LoggingProducerState(count),
+    produce_error_mid_stream: ({ emit_before_error }) => new ErrorMidStreamState(emit_before_error),
     produce_error_on_init: () => {
       throw runtimeError("intentional init error");
     },
-    produce_oversized_batch: ({ rows_per_batch }) => {
-      let emitted = false;
-      return {
-        produce(out) {
-          if (emitted) return out.finish();
-          const index = Array.from({ length: rows_per_batch }, (_, i) => i);
-          out.emitColumns({ index, value: index.map((v) => v * 10) });
-          emitted = true;
-        },
-      };
-    },
+    produce_oversized_batch: ({ rows_per_batch }) => new OversizedProducerState(rows_per_batch),
 
     produce_with_header: ({ count }) => ({
-      state: counter(count),
+      state: new CounterState(count),
       header: { total_expected: count, description: `producing ${count} batches` },
     }),
     produce_with_header_and_logs: ({ count }, ctx) => {
       ctx.clientLog("INFO", "stream init log");
-      return { state: counter(count), header: { total_expected: count, description: `producing ${count} with logs` } };
+      return { state: new CounterState(count), header: { total_expected: count, description: `producing ${count} with logs` } };
     },
 
     // -- exchanges
-    exchange_scale: ({ factor }) => scaler(factor),
-    exchange_accumulate: () => {
-      let runningSum = 0;
-      let exchangeCount = 0;
-      return {
-        exchange(input, out) {
-          const values = input.getChild("value")!;
-          for (let i = 0; i < input.numRows; i++) if (values.isValid(i)) runningSum += values.get(i) as number;
-          exchangeCount++;
-          out.emitColumns({ running_sum: [runningSum], exchange_count: [exchangeCount] });
-        },
-      };
-    },
-    exchange_with_logs: () => ({
-      exchange(input, out) {
-        out.clientLog("INFO", "exchange processing");
-        out.clientLog("DEBUG", "exchange debug");
-        out.emit(echoBatch(input, out));
-      },
-    }),
-    exchange_error_on_nth: ({ fail_on }) => {
-      let exchangeCount = 0;
-      return {
-        exchange(input, out) {
-          exchangeCount++;
-          if (exchangeCount >= fail_on) throw runtimeError(`intentional error on exchange ${exchangeCount}`);
-          out.emit(echoBatch(input, out));
-        },
-      };
-    },
-    exchange_zero_columns: () => ({ exchange: (_input, out) => out.emitColumns({}) }),
-    exchange_input_metadata: () => ({
-      exchange(_input, out, ctx) {
-        const md = ctx.metadata;
-        out.emitColumns({ seen: [md.get("vgi.conformance.input") ?? ""], keys: [[...md.keys()].sort().join(",")] });
-      },
-    }),
+    exchange_scale: ({ factor }) => new ScaleState(factor),
+    exchange_accumulate: () => new AccumulateState(),
+    exchange_with_logs: () => new LoggingExchangeState(),
+    exchange_error_on_nth: ({ fail_on }) => new ErrorOnNthState(fail_on),
+    exchange_zero_columns: () => new ZeroColumnsState(),
+    exchange_input_metadata: () => new InputMetadataState(),
     exchange_error_on_init: () => {
       throw runtimeError("intentional exchange init error");
     },
-    exchange_oversized: ({ rows_per_batch }) => ({
-      exchange(_input, out) {
-        const index = Array.from({ length: rows_per_batch }, (_, i) => i);
-        out.emitColumns({ index, value: index.map((v) => v * 10) });
-      },
-    }),
+    exchange_oversized: ({ rows_per_batch }) => new OversizedExchangeState(rows_per_batch),
     exchange_with_header: ({ factor }) => ({
-      state: scaler(factor),
+      state: new ScaleState(factor),
       header: { total_expected: 0, description: `scale by ${pyFloat(factor)}` },
     }),
 
     // -- cancellation
-    cancellable_producer: () => {
-      let current = 0;
-      return {
-        produce(out) {
-          cancelProbe.bump("produce_calls");
-          out.emitColumns({ index: [current], value: [current * 10] });
-          current++;
-        },
-        onCancel: () => cancelProbe.bump("on_cancel_calls"),
-      };
-    },
-    cancellable_exchange: () => ({
-      exchange(input, out) {
-        cancelProbe.bump("exchange_calls");
-        out.emit(echoBatch(input, out));
-      },
-      onCancel: () => cancelProbe.bump("on_cancel_calls"),
-    }),
+    cancellable_producer: () => new CancellableProducerState(),
+    cancellable_exchange: () => new CancellableExchangeState(),
     cancel_probe_counters: () => cancelProbe.snapshot(),
     reset_cancel_probe: () => cancelProbe.reset(),
 
     // -- rich headers and dynamic schemas
-    produce_with_rich_header: ({ seed, count }) => ({ state: counter(count), header: buildRichHeader(seed) }),
-    produce_dynamic_schema: ({ seed, count, include_strings, include_floats }) => {
-      let current = 0;
-      const state: ProducerState = {
-        produce(out) {
-          if (current >= count) return out.finish();
-          const row: Record<string, unknown[]> = { index: [BigInt(current)] };
-          if (include_strings) row.label = [`row-${current}`];
-          if (include_floats) row.score = [current * 1.5];
-          out.emitColumns(row);
-          current++;
-        },
-      };
-      return { state, header: buildRichHeader(seed), schema: dynamicSchema(include_strings, include_floats) };
-    },
-    exchange_cast_compatible: () => scaler(1),
-    exchange_with_rich_header: ({ seed, factor }) => ({ state: scaler(factor), header: buildRichHeader(seed) }),
+    produce_with_rich_header: ({ seed, count }) => ({ state: new CounterState(count), header: buildRichHeader(seed) }),
+    produce_dynamic_schema: ({ seed, count, include_strings, include_floats }) => ({
+      state: new DynamicSchemaState(count, include_strings, include_floats),
+      header: buildRichHeader(seed),
+      schema: dynamicSchema(include_strings, include_floats),
+    }),
+    exchange_cast_compatible: () => new ScaleState(1),
+    exchange_with_rich_header: ({ seed, factor }) => ({ state: new ScaleState(factor), header: buildRichHeader(seed) }),
 
     // -- sticky sessions: only HTTP binds a session; elsewhere these fail like the reference
     open_counter: () => {
@@ -456,19 +562,7 @@ export function conformanceImpl(): Implementation<ConformanceServiceDef> {
     close_counter: () => {
       throw runtimeError(NO_STICKY);
     },
-    stream_session_counter: ({ count }) => {
-      let current = 0;
-      return {
-        produce(out) {
-          if (current >= count) return out.finish();
-          throw runtimeError(NO_STICKY);
-        },
-      };
-    },
-    exchange_session_counter: () => ({
-      exchange() {
-        throw runtimeError(NO_STICKY);
-      },
-    }),
+    stream_session_counter: ({ count }) => new SessionCounterProducerState(count),
+    exchange_session_counter: () => new SessionCounterExchangeState(),
   };
 }

@@ -8,7 +8,13 @@
  *   vgi-rpc-conformance-worker --tcp [HOST:]PORT   # prints TCP:<host>:<port>
  *   ... --access-log PATH [--access-log-debug]     # JSONL access log
  *   vgi-rpc-conformance-worker --http [PORT]       # prints PORT:<port> (host --host, default 127.0.0.1)
- *       [--prefix P] [--token-key HEX] [--max-request-bytes N] [--max-response-bytes N]
+ *       [--prefix P] [--token-key HEX] [--token-ttl SECONDS] [--max-request-bytes N] [--max-response-bytes N]
+ *       [--no-compression] [--cors-origin ORIGIN]... [--reject-auth]
+ *     --no-compression  advertise and produce no response codec (requests are still decoded)
+ *     --cors-origin     allow this browser origin ("*" for any); repeatable
+ *     --reject-auth     refuse every RPC with 401; the reason is taken from the
+ *                       X-Conformance-Auth-Reason request header when it names a
+ *                       requestable reason, else "unauthorized"
  *   ... --describe                                  # accepted; reflection is always hosted
  */
 import { RpcServer, hosted, type ServerOptions } from "../server/server.js";
@@ -16,10 +22,11 @@ import { nodeChannel } from "../transport/node-stream.js";
 import { serveSocket } from "../transport/socket.js";
 import { serveHttp } from "../transport/http-node.js";
 import { createHttpHandler } from "../http/server.js";
+import { AuthError, type AuthReason, type Authenticate } from "../http/auth.js";
 import { Reflection } from "../introspection/reflection.js";
 import { randomHex } from "../util/ids.js";
 import { ConformanceService } from "./service.js";
-import { conformanceImpl } from "./impl.js";
+import { conformanceImpl, conformanceStateClasses } from "./impl.js";
 import { accessLogWriter } from "./access-log.js";
 import { Secondary, secondaryImpl } from "./secondary.js";
 
@@ -32,16 +39,20 @@ interface Args {
   tokenKey?: string;
   maxRequestBytes?: number;
   maxResponseBytes?: number;
+  tokenTtl?: number;
+  noCompression: boolean;
+  corsOrigins: string[];
+  rejectAuth: boolean;
   accessLog?: string;
   accessLogDebug: boolean;
   describe: boolean;
 }
 
 const USAGE =
-  "usage: vgi-rpc-conformance-worker [--pipe | --unix PATH | --tcp [HOST:]PORT | --http [PORT] [--host H] [--prefix P] [--token-key HEX] [--max-request-bytes N] [--max-response-bytes N]] [--access-log PATH [--access-log-debug]] [--describe]";
+  "usage: vgi-rpc-conformance-worker [--pipe | --unix PATH | --tcp [HOST:]PORT | --http [PORT] [--host H] [--prefix P] [--token-key HEX] [--token-ttl S] [--max-request-bytes N] [--max-response-bytes N] [--no-compression] [--cors-origin O]... [--reject-auth]] [--access-log PATH [--access-log-debug]] [--describe]";
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { accessLogDebug: false, describe: false, host: "127.0.0.1", prefix: "" };
+  const args: Args = { accessLogDebug: false, describe: false, host: "127.0.0.1", prefix: "", noCompression: false, corsOrigins: [], rejectAuth: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
@@ -81,6 +92,18 @@ function parseArgs(argv: string[]): Args {
         break;
       case "--max-response-bytes":
         args.maxResponseBytes = Number(value());
+        break;
+      case "--token-ttl":
+        args.tokenTtl = Number(value());
+        break;
+      case "--no-compression":
+        args.noCompression = true;
+        break;
+      case "--cors-origin":
+        args.corsOrigins.push(value());
+        break;
+      case "--reject-auth":
+        args.rejectAuth = true;
         break;
       case "--access-log":
         args.accessLog = value();
@@ -139,6 +162,11 @@ async function main(): Promise<void> {
       tokenKey: args.tokenKey === undefined ? undefined : hexKey(args.tokenKey),
       maxRequestBytes: args.maxRequestBytes,
       maxResponseBytes: args.maxResponseBytes,
+      tokenTtl: args.tokenTtl,
+      compressResponses: !args.noCompression,
+      corsOrigins: args.corsOrigins.length === 0 ? undefined : args.corsOrigins.includes("*") ? "*" : args.corsOrigins,
+      authenticate: args.rejectAuth ? rejectAll : undefined,
+      stateClasses: conformanceStateClasses,
     });
     const listener = await serveHttp(handler, { host: args.host, port: args.http });
     process.stdout.write(`PORT:${listener.port}\n`);
@@ -167,6 +195,15 @@ async function main(): Promise<void> {
   await server.serve(channel, { transport: "pipe" });
   process.exit(0);
 }
+
+/** Reasons a request may ask `--reject-auth` to refuse it with (the conformance suite's closed set, minus the derived ones). */
+const REQUESTABLE_REASONS: ReadonlySet<string> = new Set(["missing_credential", "invalid_credential", "expired_credential", "insufficient_scope"]);
+
+/** `--reject-auth`: refuse every request; honour X-Conformance-Auth-Reason when it names a requestable reason. */
+const rejectAll: Authenticate = (request) => {
+  const wanted = request.headers.get("X-Conformance-Auth-Reason") ?? "";
+  throw new AuthError(REQUESTABLE_REASONS.has(wanted) ? (wanted as AuthReason) : "unauthorized", "authentication rejected");
+};
 
 function hexKey(text: string): Uint8Array {
   if (!/^([0-9a-fA-F]{2})+$/.test(text)) fail("--token-key expects hex");

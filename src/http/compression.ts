@@ -9,8 +9,8 @@ import { Gunzip, gzipSync } from "fflate";
 
 /** Codecs this implementation can decode in requests. */
 export const DECODABLE = ["zstd", "gzip"] as const;
-/** Codecs this implementation can produce in responses. */
-export const ENCODABLE = ["gzip"] as const;
+/** Codecs this implementation can produce in responses (the conformance contract requires both). */
+export const ENCODABLE = ["zstd", "gzip"] as const;
 
 export class UnsupportedEncodingError extends Error {
   constructor(readonly encoding: string) {
@@ -94,19 +94,110 @@ export function decodeBody(body: Uint8Array, contentEncoding: string | null, lim
 /** Compress a response body with `coding` (one of {@link ENCODABLE}). */
 export function encodeBody(body: Uint8Array, coding: (typeof ENCODABLE)[number]): Uint8Array {
   if (coding === "gzip") return gzipSync(body, { level: 1 });
+  if (coding === "zstd") return zstdEncode(body);
   throw new UnsupportedEncodingError(coding);
 }
 
+type NativeZstd = (data: Uint8Array, options?: { params?: Record<number, number> }) => Uint8Array;
+let nativeZstd: NativeZstd | null | undefined;
+
+/** The runtime's zstd compressor (`node:zlib` on Node >= 22.15, Bun, Deno), if any. */
+function runtimeZstd(): NativeZstd | null {
+  if (nativeZstd !== undefined) return nativeZstd;
+  nativeZstd = null;
+  try {
+    const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+    const zlib = proc?.getBuiltinModule?.("node:zlib") as { zstdCompressSync?: NativeZstd } | undefined;
+    if (typeof zlib?.zstdCompressSync === "function") nativeZstd = zlib.zstdCompressSync.bind(zlib);
+  } catch {
+    /* no runtime codec */
+  }
+  return nativeZstd;
+}
+
 /**
- * Choose a response codec from the client's preference list (first one we
- * can produce wins; `identity` first means uncompressed; `;q=` is ignored).
+ * A zstd frame of `data`: the runtime's compressor when it has one (level 1,
+ * as the reference), otherwise a valid frame of stored (raw) blocks, which
+ * every zstd decoder reads. The frame always declares its content size.
  */
-export function negotiate(accept: string | null, producible: readonly string[]): string | null {
-  if (!accept) return null;
-  for (const raw of accept.split(",")) {
-    const coding = raw.split(";")[0]!.trim().toLowerCase();
+export function zstdEncode(data: Uint8Array): Uint8Array {
+  const native = runtimeZstd();
+  if (native) {
+    // ZSTD_c_compressionLevel = 100, ZSTD_c_contentSizeFlag = 200
+    return new Uint8Array(native(data, { params: { 100: 1, 200: 1 } }));
+  }
+  return zstdStored(data);
+}
+
+const ZSTD_BLOCK = 128 * 1024;
+
+/** A single-segment zstd frame holding `data` in raw blocks (no compression). */
+export function zstdStored(data: Uint8Array): Uint8Array {
+  const n = data.byteLength;
+  // Frame_Content_Size field: 1, 2 (value - 256), 4 or 8 bytes (single segment, so no window descriptor).
+  const fcsFlag = n < 256 ? 0 : n < 65536 + 256 ? 1 : n <= 0xffffffff ? 2 : 3;
+  const fcsBytes = [1, 2, 4, 8][fcsFlag]!;
+  const blocks = Math.max(1, Math.ceil(n / ZSTD_BLOCK));
+  const out = new Uint8Array(4 + 1 + fcsBytes + blocks * 3 + n);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, 0xfd2fb528, true);
+  out[4] = (fcsFlag << 6) | 0x20;
+  if (fcsFlag === 0) out[5] = n;
+  else if (fcsFlag === 1) view.setUint16(5, n - 256, true);
+  else if (fcsFlag === 2) view.setUint32(5, n, true);
+  else view.setBigUint64(5, BigInt(n), true);
+  let at = 5 + fcsBytes;
+  for (let b = 0; b < blocks; b++) {
+    const start = b * ZSTD_BLOCK;
+    const size = Math.min(ZSTD_BLOCK, n - start);
+    const header = (size << 3) | (b === blocks - 1 ? 1 : 0); // Raw_Block = type 0
+    out[at] = header & 0xff;
+    out[at + 1] = (header >>> 8) & 0xff;
+    out[at + 2] = (header >>> 16) & 0xff;
+    out.set(data.subarray(start, start + size), at + 3);
+    at += 3 + size;
+  }
+  return out;
+}
+
+/** The codings named by an `Accept-Encoding`-style list, in order (`;q=` ignored, lowercased). */
+export function parseEncodingList(header: string | null): string[] {
+  if (!header) return [];
+  return header
+    .split(",")
+    .map((raw) => raw.split(";")[0]!.trim().toLowerCase())
+    .filter(Boolean);
+}
+
+/**
+ * Choose a response codec as the reference does: the `X-VGI-Accept-Encoding`
+ * list first, then `Accept-Encoding` entries not already listed; walking in
+ * order, `identity` means uncompressed and the first codec we can produce
+ * wins. The codec is stamped on `X-VGI-Content-Encoding` when only the
+ * custom header named it (a browser's fetch layer would otherwise try to
+ * decode it), else on `Content-Encoding`.
+ */
+export function chooseResponseCoding(
+  vgiAccept: string | null,
+  accept: string | null,
+  producible: readonly string[],
+): { coding: string; header: "Content-Encoding" | "X-VGI-Content-Encoding" } | null {
+  const custom = parseEncodingList(vgiAccept);
+  const standard = parseEncodingList(accept);
+  const candidates = [...custom, ...standard.filter((c) => !custom.includes(c))];
+  for (const coding of candidates) {
     if (coding === "identity") return null;
-    if (producible.includes(coding)) return coding;
+    if (producible.includes(coding)) {
+      return { coding, header: standard.includes(coding) ? "Content-Encoding" : "X-VGI-Content-Encoding" };
+    }
   }
   return null;
+}
+
+/**
+ * Choose a response codec from one preference list (first one we can
+ * produce wins; `identity` first means uncompressed; `;q=` is ignored).
+ */
+export function negotiate(accept: string | null, producible: readonly string[]): string | null {
+  return chooseResponseCoding(null, accept, producible)?.coding ?? null;
 }

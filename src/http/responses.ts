@@ -1,5 +1,6 @@
 /** Building HTTP response parts: Arrow bodies, Arrow error streams, JSON bodies. */
 import type { RecordBatch, Schema } from "apache-arrow";
+import type { AuthContext, CallStatistics } from "../service/implementation.js";
 import { EMPTY_SCHEMA, errorBatch } from "../wire/batches.js";
 import { encodeStream } from "../wire/ipc.js";
 import { ARROW_CONTENT_TYPE, Headers_ } from "./headers.js";
@@ -13,6 +14,26 @@ export interface ResponseParts {
   error?: unknown;
   /** The stream id of a stream call (for records). */
   streamId?: string;
+  /** Size of the state token(s) this response returns (stream turns). */
+  responseStateBytes?: number;
+  /** Set when a call (or stream turn) ran: what its access record needs. */
+  call?: CallOutcome;
+}
+
+/** What the access record of one dispatched call (or stream turn) needs from the handlers. */
+export interface CallOutcome {
+  method: string;
+  protocol: string;
+  kind: "unary" | "stream";
+  error?: unknown;
+  cancelled?: boolean;
+  stats: CallStatistics;
+  streamId?: string;
+  requestSchema?: Schema;
+  requestRows?: number;
+  auth: AuthContext;
+  requestStateBytes?: number;
+  responseStateBytes?: number;
 }
 
 export function arrowBody(status: number, body: Uint8Array, rpcError = false): ResponseParts {

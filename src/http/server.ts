@@ -19,7 +19,7 @@ import { randomHex } from "../util/ids.js";
 import { namedError } from "../server/errors.js";
 import { errorMessage, errorName, resolveRequest, runUnary, type Binding, type DispatchHost } from "../server/dispatch.js";
 import { AuthError, type Authenticate } from "./auth.js";
-import { BadEncodingError, BodyTooLargeError, DECODABLE, ENCODABLE, UnsupportedEncodingError, decodeBody, encodeBody, negotiate } from "./compression.js";
+import { BadEncodingError, BodyTooLargeError, DECODABLE, ENCODABLE, UnsupportedEncodingError, decodeBody, encodeBody, chooseResponseCoding } from "./compression.js";
 import { ARROW_CONTENT_TYPE, Headers_, MIN_RESPONSE_BUDGET } from "./headers.js";
 import { normalizeKey, TokenSealer } from "./tokens.js";
 import type { StateClass } from "./state-codec.js";
@@ -60,10 +60,23 @@ export interface HttpCallInfo {
   requestId: string;
 }
 
+/** Facts about a request that the Fetch API does not carry (passed by runtime adapters such as `serveHttp`). */
+export interface HttpRequestInfo {
+  /** The peer's address (access logs). */
+  remoteAddr?: string;
+}
+
 /** A Fetch-API handler serving one RpcServer. */
 export interface HttpHandler {
-  (request: Request): Promise<Response>;
+  (request: Request, info?: HttpRequestInfo): Promise<Response>;
   readonly server: RpcServer;
+}
+
+/** Per-request facts gathered while routing (for the access record). */
+interface RequestFacts {
+  requestId: string;
+  /** Body size as received, before decompression. */
+  requestBytes: number;
 }
 
 const VERSION_SAFE = Number.MAX_SAFE_INTEGER;
@@ -80,7 +93,7 @@ export function createHttpHandler(a: ServiceDefinition | RpcServer, b?: unknown,
   const options = (a instanceof RpcServer ? (b as HttpServerOptions | undefined) : c) ?? {};
   const server = a instanceof RpcServer ? a : new RpcServer(a, b as Implementation<ServiceDefinition>, options);
   const app = new HttpApp(server, options);
-  const handler = ((request: Request) => app.handle(request)) as HttpHandler;
+  const handler = ((request: Request, info?: HttpRequestInfo) => app.handle(request, info)) as HttpHandler;
   Object.defineProperty(handler, "server", { value: server });
   return handler;
 }
@@ -119,14 +132,18 @@ class HttpApp {
     if (options.maxResponseBytes !== undefined) this.capabilities.push([Headers_.maxResponseBytes, String(options.maxResponseBytes)]);
   }
 
-  async handle(request: Request): Promise<Response> {
-    const requestId = request.headers.get(Headers_.requestId) || randomHex(8);
-    const parts = await this.route(request, requestId);
-    return this.finish(request, parts, requestId);
+  async handle(request: Request, info?: HttpRequestInfo): Promise<Response> {
+    const startedAt = new Date();
+    const t0 = performance.now();
+    const facts: RequestFacts = { requestId: request.headers.get(Headers_.requestId) || randomHex(8), requestBytes: 0 };
+    const parts = await this.route(request, facts);
+    const { response, bodyBytes } = this.finish(request, parts, facts.requestId);
+    if (parts.call) this.record(parts, facts, info?.remoteAddr ?? "", startedAt, performance.now() - t0, bodyBytes);
+    return response;
   }
 
   /** Stamp the headers every response carries, and compress when asked. */
-  private finish(request: Request, parts: ResponseParts, requestId: string): Response {
+  private finish(request: Request, parts: ResponseParts, requestId: string): { response: Response; bodyBytes: number } {
     const headers = new Headers(parts.headers);
     for (const [k, v] of this.capabilities) headers.set(k, v);
     headers.set(Headers_.requestId, requestId);
@@ -134,19 +151,18 @@ class HttpApp {
     this.cors(request, headers);
     let body = parts.body;
     if (body && body.byteLength > 0 && headers.get("Content-Type") === ARROW_CONTENT_TYPE && this.encodable.length) {
-      const custom = negotiate(request.headers.get(Headers_.vgiAcceptEncoding), this.encodable);
-      const standard = custom ? null : negotiate(request.headers.get("Accept-Encoding"), this.encodable);
-      const coding = custom ?? standard;
-      if (coding) {
-        body = encodeBody(body, coding as (typeof ENCODABLE)[number]);
-        headers.set(custom ? Headers_.vgiContentEncoding : "Content-Encoding", coding);
+      const choice = chooseResponseCoding(request.headers.get(Headers_.vgiAcceptEncoding), request.headers.get("Accept-Encoding"), this.encodable);
+      if (choice) {
+        body = encodeBody(body, choice.coding as (typeof ENCODABLE)[number]);
+        headers.set(choice.header === "Content-Encoding" ? "Content-Encoding" : Headers_.vgiContentEncoding, choice.coding);
       }
     }
+    const bodyBytes = body?.byteLength ?? 0;
     if (request.method === "HEAD") {
       if (body) headers.set("Content-Length", String(body.byteLength));
-      return new Response(null, { status: parts.status, headers });
+      return { response: new Response(null, { status: parts.status, headers }), bodyBytes: 0 };
     }
-    return new Response(body as BodyInit | null, { status: parts.status, headers });
+    return { response: new Response(body as BodyInit | null, { status: parts.status, headers }), bodyBytes };
   }
 
   private cors(request: Request, headers: Headers): void {
@@ -172,7 +188,8 @@ class HttpApp {
     }
   }
 
-  private async route(request: Request, requestId: string): Promise<ResponseParts> {
+  private async route(request: Request, facts: RequestFacts): Promise<ResponseParts> {
+    const { requestId } = facts;
     const url = new URL(request.url);
     const path = decodeURIComponent(url.pathname);
     if (!path.startsWith(this.prefix + "/") && path !== this.prefix) return jsonResponse(404, { title: "404 Not Found" });
@@ -239,7 +256,7 @@ class HttpApp {
         requestId,
       );
     }
-    const body = await this.readBody(request);
+    const body = await this.readBody(request, facts);
     if (!(body instanceof Uint8Array)) return body;
 
     if (def.kind === "unary" && suffix !== undefined) {
@@ -297,22 +314,29 @@ class HttpApp {
     }
     if (resolution.kind === "builtin") return arrowResponse(200, resolution.schema, [resolution.batch]);
     const call = resolution.call;
-    const startedAt = new Date();
-    const t0 = performance.now();
     let parts: ResponseParts;
-    let error: unknown;
     if (def.kind === "unary") {
       const result = await runUnary(call);
-      error = result.error;
       parts = this.limited(arrowResponse(200, def.resultSchema, result.batches), budget, method, def.resultSchema, requestId);
-      if (parts.status === 200 && (error || parts.error)) parts.headers.push([Headers_.rpcError, "true"]);
-      error ??= parts.error;
+      if (parts.status === 200 && (result.error || parts.error) && !parts.headers.some(([k]) => k === Headers_.rpcError)) {
+        parts.headers.push([Headers_.rpcError, "true"]);
+      }
+      parts.error = result.error ?? parts.error;
     } else {
-      const started = await this.streams.init(ctx, def, call);
-      parts = started.parts;
-      error = started.error;
+      parts = await this.streams.init(ctx, def, call);
     }
-    this.record(call.ctx.method, protocol, parts.status, requestId, error, startedAt, t0, def.kind, call, parts.streamId);
+    parts.call = {
+      method: call.ctx.method,
+      protocol,
+      kind: def.kind === "unary" ? "unary" : "stream",
+      error: parts.error,
+      stats: call.ctx.stats,
+      streamId: parts.streamId,
+      requestSchema: schema,
+      requestRows: batch?.numRows ?? 0,
+      auth,
+      responseStateBytes: parts.responseStateBytes,
+    };
     return parts;
   }
 
@@ -331,37 +355,43 @@ class HttpApp {
     return replaced;
   }
 
-  private record(
-    method: string,
-    protocol: string,
-    status: number,
-    requestId: string,
-    error: unknown,
-    startedAt: Date,
-    t0: number,
-    kind: string,
-    call: { ctx: { stats: import("../service/implementation.js").CallStatistics } },
-    streamId?: string,
-  ) {
-    this.options.onHttpCall?.({ method, protocol, status, requestId });
-    this.server.options.onCall?.({
-      method,
-      methodType: kind === "unary" ? "unary" : "stream",
-      requestId,
-      streamId,
-      transport: "http",
-      remoteAddr: "",
-      startedAt,
-      durationMs: performance.now() - t0,
-      status: error ? "error" : "ok",
-      errorType: error ? errorName(error) : "",
-      errorMessage: error ? errorMessage(error) : "",
-      errorCode: error ? errorCodeOf(error) : undefined,
-      cancelled: false,
-      stats: call.ctx.stats,
-      requestIpc: () => new Uint8Array(0),
-      protocol,
-    });
+  /** Report a dispatched call (or stream turn) to `onHttpCall` and the server's `onCall`. */
+  private record(parts: ResponseParts, facts: RequestFacts, remoteAddr: string, startedAt: Date, durationMs: number, responseBytes: number) {
+    const c = parts.call!;
+    const error = c.error;
+    // In-band errors travel as 200 + X-VGI-RPC-Error; the record says what they are (500).
+    const status = parts.status === 200 && error ? 500 : parts.status;
+    try {
+      this.options.onHttpCall?.({ method: c.method, protocol: c.protocol, status, requestId: facts.requestId });
+      this.server.options.onCall?.({
+        method: c.method,
+        methodType: c.kind,
+        requestId: facts.requestId,
+        streamId: c.streamId,
+        transport: "http",
+        remoteAddr,
+        startedAt,
+        durationMs,
+        status: error ? "error" : "ok",
+        errorType: error ? errorName(error) : "",
+        errorMessage: error ? errorMessage(error) : "",
+        errorCode: error ? errorCodeOf(error) : undefined,
+        cancelled: c.cancelled ?? false,
+        stats: c.stats,
+        requestIpc: () => new Uint8Array(0),
+        protocol: c.protocol,
+        requestSchema: c.requestSchema,
+        requestRows: c.requestRows,
+        auth: c.auth,
+        httpStatus: status,
+        requestBytes: facts.requestBytes,
+        responseBytes,
+        requestStateBytes: c.requestStateBytes,
+        responseStateBytes: c.responseStateBytes,
+      });
+    } catch (err) {
+      this.server.options.onError?.(err);
+    }
   }
 
   /** The client's `VGI-Accept-Max-Response-Bytes`, or null; an Error when malformed. */
@@ -377,7 +407,7 @@ class HttpApp {
   }
 
   /** Read and decode the request body within `maxRequestBytes`. */
-  private async readBody(request: Request): Promise<Uint8Array | ResponseParts> {
+  private async readBody(request: Request, facts: RequestFacts): Promise<Uint8Array | ResponseParts> {
     const cap = this.options.maxRequestBytes;
     const tooLarge = (after: boolean, size: number) =>
       jsonResponse(413, {
@@ -388,6 +418,7 @@ class HttpApp {
     if (cap !== undefined && Number.isFinite(declared) && declared > cap) return tooLarge(false, declared);
     const raw = await readLimited(request, cap);
     if (raw === null) return tooLarge(false, (cap ?? 0) + 1);
+    facts.requestBytes = raw.byteLength;
     const coding = request.headers.get("Content-Encoding");
     if (coding !== null) {
       const c = coding.trim().toLowerCase();

@@ -23,10 +23,11 @@ import {
   type Binding,
   type OpenStream,
   type PreparedCall,
+  userMetadata,
 } from "../server/dispatch.js";
 import { decodeState, encodeState, StateSerializationError, type StateClass } from "./state-codec.js";
 import { TokenError, sameBytes, type TokenIdentity, type TokenSealer } from "./tokens.js";
-import { arrowBody, errorStreamResponse, type ResponseParts } from "./responses.js";
+import { arrowBody, errorStreamResponse, type CallOutcome, type ResponseParts } from "./responses.js";
 
 /** Per-request facts the stream handlers need. */
 export interface StreamRequest {
@@ -83,7 +84,7 @@ export class HttpStreams {
   }
 
   /** `/init`: start the stream; producers also run their first turn. */
-  async init(req: StreamRequest, def: StreamMethod, call: PreparedCall): Promise<{ parts: ResponseParts; error?: unknown }> {
+  async init(req: StreamRequest, def: StreamMethod, call: PreparedCall): Promise<ResponseParts> {
     const ids = this.ids(req.requestId);
     const streamId = randomHex(16);
     const { ctx } = call;
@@ -92,30 +93,39 @@ export class HttpStreams {
       stream = await startStream(call);
     } catch (err) {
       const batches = ctx.logs.map((l) => logBatch(EMPTY_SCHEMA, l, ids));
+      ctx.logs = [];
       batches.push(errorBatch(EMPTY_SCHEMA, err, ids));
-      return { parts: { ...arrowBody(200, encodeStream(EMPTY_SCHEMA, batches), true), streamId, error: err }, error: err };
+      for (const b of batches) ctx.countOutput(b);
+      return { ...arrowBody(200, encodeStream(EMPTY_SCHEMA, batches), true), streamId, error: err };
     }
     const schema = stream.outputSchema;
     const parts: Uint8Array[] = [];
     if (stream.header) {
       const hs = stream.header.schema;
-      parts.push(encodeStream(hs, [...stream.initLogs.map((l) => logBatch(hs, l, ids)), stream.header]));
+      const hb = [...stream.initLogs.map((l) => logBatch(hs, l, ids)), stream.header];
+      for (const b of hb) ctx.countOutput(b);
+      parts.push(encodeStream(hs, hb));
     }
     const out = new IpcStreamWriter(schema);
+    const write = (b: RecordBatch, count = true) => {
+      if (count) ctx.countOutput(b);
+      parts.push(out.write(b));
+    };
     parts.push(out.take());
-    if (!stream.header) for (const l of stream.initLogs) parts.push(out.write(logBatch(schema, l, ids)));
+    if (!stream.header) for (const l of stream.initLogs) write(logBatch(schema, l, ids));
 
     const limit = this.limit(req);
     let error: unknown;
     let finished = false;
+    let stateBytes: number | undefined;
     if (runsAsProducer(def)) {
       const tick = new RecordBatch(EMPTY_SCHEMA, emptyBatch(EMPTY_SCHEMA).data, new Map(ctx.metadata));
       const result = await runTurn(stream, tick, ctx);
       error = result.error;
       finished = result.turn.finished;
-      for (const item of result.turn.items) parts.push(out.write(item.kind === "log" ? logBatch(schema, item.log, ids) : item.batch));
+      for (const item of result.turn.items) write(item.kind === "log" ? logBatch(schema, item.log, ids) : item.batch);
     }
-    if (error) parts.push(out.write(errorBatch(schema, error, ids)));
+    if (error) write(errorBatch(schema, error, ids));
     else if (!finished) {
       try {
         const callId = this.sealer.newCallId();
@@ -133,16 +143,19 @@ export class HttpStreams {
           req.protocol,
         );
         const cursor = this.cursor(stream.state, callId, req);
-        parts.push(out.write(emptyBatch(schema, new Map([[Keys.streamState, cursor], [Keys.callState, callToken]]))));
+        stateBytes = cursor.length + callToken.length;
+        write(emptyBatch(schema, new Map([[Keys.streamState, cursor], [Keys.callState, callToken]])), false);
       } catch (err) {
         error = err;
-        parts.push(out.write(errorBatch(schema, err, ids)));
+        write(errorBatch(schema, err, ids));
       }
     }
     parts.push(out.end());
     const response = this.enforce(arrowBody(200, concatBytes(parts), !!error), limit, req);
     response.streamId = streamId;
-    return { parts: response, error: error ?? response.error };
+    response.error = error ?? response.error;
+    response.responseStateBytes = response.error === undefined ? stateBytes : undefined;
+    return response;
   }
 
   /** `/exchange`: continue a stream from its tokens (a producer tick, an exchange input, or a cancel). */
@@ -185,14 +198,28 @@ export class HttpStreams {
     }
 
     const ids = this.ids(req.requestId);
-    const ctx = new CallContextImpl(req.method, req.requestId, this.server.serverId, "http", md, req.auth);
+    const ctx = new CallContextImpl(req.method, req.requestId, this.server.serverId, "http", userMetadata(md), req.auth);
+    const outcome = (extra: Partial<CallOutcome>): CallOutcome => ({
+      method: req.method,
+      protocol: req.protocol,
+      kind: "stream",
+      stats: ctx.stats,
+      streamId,
+      auth: req.auth,
+      requestStateBytes: cursorText.length,
+      ...extra,
+    });
     const schema = stream.outputSchema;
     const out = new IpcStreamWriter(schema);
     const parts: Uint8Array[] = [out.take()];
+    const write = (b: RecordBatch, count = true) => {
+      if (count) ctx.countOutput(b);
+      parts.push(out.write(b));
+    };
     if (md.has(Keys.cancel)) {
       await cancelStream(stream, ctx);
       parts.push(out.end());
-      return { ...arrowBody(200, concatBytes(parts)), streamId };
+      return { ...arrowBody(200, concatBytes(parts)), streamId, call: outcome({ cancelled: true }) };
     }
     const result = await runTurn(stream, batch, ctx);
     let error = result.error;
@@ -206,20 +233,22 @@ export class HttpStreams {
       }
     }
     for (const item of result.turn.items) {
-      if (item.kind === "log") parts.push(out.write(logBatch(schema, item.log, ids)));
+      if (item.kind === "log") write(logBatch(schema, item.log, ids));
       else if (!producer && cursor) {
         // An exchange's refreshed cursor rides on its data batch.
         const merged = new Map(item.batch.metadata);
         merged.set(Keys.streamState, cursor);
-        parts.push(out.write(new RecordBatch(schema, item.batch.data, merged)));
-      } else parts.push(out.write(item.batch));
+        write(new RecordBatch(schema, item.batch.data, merged));
+      } else write(item.batch);
     }
-    if (error) parts.push(out.write(errorBatch(schema, error, ids)));
-    else if (producer && cursor) parts.push(out.write(emptyBatch(schema, new Map([[Keys.streamState, cursor]]))));
+    if (error) write(errorBatch(schema, error, ids));
+    else if (producer && cursor) write(emptyBatch(schema, new Map([[Keys.streamState, cursor]])), false);
     parts.push(out.end());
     const response = this.enforce(arrowBody(200, concatBytes(parts), !!error), this.limit(req, sealedLimit), req);
     response.streamId = streamId;
     response.error = error ?? response.error;
+    const delivered = !!cursor && response.error === undefined;
+    response.call = outcome({ error: response.error, responseStateBytes: delivered ? cursor!.length : undefined });
     return response;
   }
 }

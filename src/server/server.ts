@@ -8,7 +8,7 @@ import type { RecordBatch, Schema } from "apache-arrow";
 import type { ByteChannel } from "../wire/bytes.js";
 import { Keys } from "../wire/keys.js";
 import type { ServiceDefinition } from "../service/definition.js";
-import type { CallStatistics, Implementation } from "../service/implementation.js";
+import type { AuthContext, CallStatistics, Implementation } from "../service/implementation.js";
 import { describeBatch } from "./describe.js";
 import { randomHex } from "../util/ids.js";
 import { namedError } from "./errors.js";
@@ -41,6 +41,18 @@ export interface CallRecord {
   requestRows?: number;
   /** Canonical error code of a failed call (`UNKNOWN` when unclassified). */
   errorCode?: string;
+  /** The caller's identity (anonymous when absent). */
+  auth?: AuthContext;
+  /** HTTP only: the status of the call (500 for an in-band error, whatever the wire status). */
+  httpStatus?: number;
+  /** HTTP only: request body size as received (before decompression). */
+  requestBytes?: number;
+  /** HTTP only: response body size as sent (after compression). */
+  responseBytes?: number;
+  /** HTTP only: size of the state token the client sent on this stream turn. */
+  requestStateBytes?: number;
+  /** HTTP only: size of the state token(s) returned on this stream turn. */
+  responseStateBytes?: number;
 }
 
 export interface ServerOptions {

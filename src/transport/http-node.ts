@@ -103,7 +103,10 @@ export async function writeResponse(response: Response, res: ServerResponse): Pr
 }
 
 /** Serve a Fetch-API handler over HTTP on Node. */
-export async function serveHttp(handler: (request: Request) => Promise<Response>, options: HttpListenOptions = {}): Promise<HttpListener> {
+export async function serveHttp(
+  handler: (request: Request, info: { remoteAddr?: string }) => Promise<Response>,
+  options: HttpListenOptions = {},
+): Promise<HttpListener> {
   const host = options.host ?? "127.0.0.1";
   const scheme = options.tls ? "https" : "http";
   const listener = (req: IncomingMessage, res: ServerResponse) => {
@@ -114,7 +117,7 @@ export async function serveHttp(handler: (request: Request) => Promise<Response>
       const cert = socket.getPeerCertificate();
       if (cert && Object.keys(cert).length > 0) peerCertificates.set(request, cert);
     }
-    handler(request)
+    handler(request, { remoteAddr: req.socket.remoteAddress ?? "" })
       .then((response) => writeResponse(response, res))
       .catch((err: unknown) => {
         if (!res.headersSent) res.writeHead(500, { "Content-Type": "text/plain" });
