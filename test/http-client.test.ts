@@ -22,7 +22,7 @@ import {
   type LogMessage,
 } from "../src/index.js";
 import { ConformanceService } from "../src/conformance/service.js";
-import { ClientConformanceService, typedFields } from "./fixtures/client-conformance.js";
+import { ClientConformanceService, checkTypedExchange } from "./fixtures/client-conformance.js";
 import { referenceBin, referencePython } from "./support/reference.js";
 import { batchFromColumns } from "../src/server/output.js";
 import { decodeStreamSync } from "../src/wire/ipc.js";
@@ -638,31 +638,7 @@ describe("HTTP client vs the reference ClientConformanceService", { timeout: 180
     const c = httpConnect(ClientConformanceService, plain!.base, { prefix: "/vgi", fetch: f });
     assert.deepEqual((await c.connection.capabilities()).supportedEncodings, [], "this worker compresses nothing");
 
-    const session = await c.typed_exchange();
-    const def = ClientConformanceService.methods.typed_exchange;
-    const allNull = await session.exchange([{}]);
-    assert.equal(allNull.numRows, 1);
-    for (const fld of allNull.schema.fields) assert.equal(allNull.getChild(fld.name)!.get(0), null, fld.name);
-    const empty = await session.exchange(batchFromColumns(def.inputSchema, typedFields, Object.fromEntries(def.inputSchema.fields.map((fl) => [fl.name, []]))));
-    assert.equal(empty.numRows, 0);
-    const populated = await session.exchange([
-      {
-        nullable_float: 1.5,
-        tags: ["a", null, "c"],
-        category: "gold",
-        event_time: 1_700_000_000_123_456n,
-        amount: "-12.3400",
-        nested: { name: "n", scores: [1, null, 3] },
-      },
-    ]);
-    const row = populated.toArray()[0]!;
-    assert.equal(row.nullable_float, 1.5);
-    assert.deepEqual([...row.tags], ["a", null, "c"]);
-    assert.equal(row.category, "gold");
-    assert.equal(typedFields.event_time.get(populated.getChild("event_time")!.data[0]!, 0), 1_700_000_000_123_456n);
-    assert.equal(typedFields.amount.get(populated.getChild("amount")!.data[0]!, 0), "-12.3400");
-    assert.deepEqual(typedFields.nested.get(populated.getChild("nested")!.data[0]!, 0), { name: "n", scores: [1, null, 3] });
-    await session.close();
+    await checkTypedExchange(await c.typed_exchange());
     assert.ok(seen.every((s) => s.path === "/vgi/health" || s.path.startsWith("/vgi/ClientConformanceService/")), "prefixed routes");
     assert.ok(seen.filter((s) => s.method === "POST").every((s) => !s.requestHeaders.has("Content-Encoding")), "nothing advertised: identity");
 

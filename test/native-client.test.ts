@@ -11,9 +11,8 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { introspect, RpcError, type Client } from "../src/index.js";
 import { connect, connectTcp, connectUnix } from "../src/node.js";
-import { ClientConformanceService, typedFields } from "./fixtures/client-conformance.js";
+import { ClientConformanceService, checkTypedExchange } from "./fixtures/client-conformance.js";
 import { referencePython } from "./support/reference.js";
-import { batchFromColumns } from "../src/server/output.js";
 import { Keys } from "../src/wire/keys.js";
 import { EMPTY_SCHEMA } from "../src/wire/batches.js";
 
@@ -67,31 +66,7 @@ async function checkLane(c: C) {
   assert.deepEqual(await (await c.producer_empty()).collect(), []);
 
   // typed_exchange: an all-null row, a zero-row batch with the exact schema, a populated row.
-  const session = await c.typed_exchange();
-  const def = ClientConformanceService.methods.typed_exchange;
-  const allNull = await session.exchange([{}]);
-  assert.equal(allNull.numRows, 1);
-  for (const f of allNull.schema.fields) assert.equal(allNull.getChild(f.name)!.get(0), null, f.name);
-  const empty = await session.exchange(batchFromColumns(def.inputSchema, typedFields, Object.fromEntries(def.inputSchema.fields.map((f) => [f.name, []]))));
-  assert.equal(empty.numRows, 0);
-  const populated = await session.exchange([
-    {
-      nullable_float: 1.5,
-      tags: ["a", null, "c"],
-      category: "gold",
-      event_time: 1_700_000_000_123_456n,
-      amount: "-12.3400",
-      nested: { name: "n", scores: [1, null, 3] },
-    },
-  ]);
-  const row = populated.toArray()[0]!;
-  assert.equal(row.nullable_float, 1.5);
-  assert.deepEqual([...row.tags], ["a", null, "c"]);
-  assert.equal(row.category, "gold");
-  assert.equal(typedFields.event_time.get(populated.getChild("event_time")!.data[0]!, 0), 1_700_000_000_123_456n);
-  assert.equal(typedFields.amount.get(populated.getChild("amount")!.data[0]!, 0), "-12.3400");
-  assert.deepEqual(typedFields.nested.get(populated.getChild("nested")!.data[0]!, 0), { name: "n", scores: [1, null, 3] });
-  await session.close();
+  await checkTypedExchange(await c.typed_exchange());
 
   // Reflection: unary, producer and exchange shapes.
   const info = await introspect(c);

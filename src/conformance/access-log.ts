@@ -9,16 +9,7 @@ import type { CallRecord } from "../server/server.js";
 import type { ServiceDefinition } from "../service/definition.js";
 import { protocolHashOf } from "../introspection/reflection.js";
 import { arrowTypeName } from "./arrow-names.js";
-
-/** Codes of the well-known error types; anything else is UNKNOWN. */
-const CODE_BY_TYPE: Record<string, string> = {
-  MethodNotImplementedError: "UNIMPLEMENTED",
-  ProtocolVersionError: "FAILED_PRECONDITION",
-  ProtocolNotSpecifiedError: "INVALID_ARGUMENT",
-  ProtocolNotSupportedError: "UNIMPLEMENTED",
-  SessionLostError: "ABORTED",
-  ServerDrainingError: "UNAVAILABLE",
-};
+import { codeOfType } from "../wire/batches.js";
 
 export interface AccessLogOptions {
   serverId: string;
@@ -52,7 +43,7 @@ export function accessLogRecord(call: CallRecord, options: AccessLogOptions, has
   if (call.cancelled) rec.cancelled = true;
   if (!ok) {
     rec.error_message = (call.errorMessage || call.errorType || "error").slice(0, 500);
-    rec.error_code = call.errorCode ?? CODE_BY_TYPE[call.errorType] ?? "UNKNOWN";
+    rec.error_code = call.errorCode ?? codeOfType(call.errorType);
   }
   if (options.serverVersion) rec.server_version = options.serverVersion;
   rec.request_id = call.requestId;

@@ -34,7 +34,7 @@ import { Keys } from "../wire/keys.js";
 import { ProtocolError, RpcError, TransportError } from "../errors.js";
 import { drainLogs, nextData } from "../client/response-reader.js";
 import { ARROW_CONTENT_TYPE, Headers_, MIN_RESPONSE_BUDGET, rpcPath } from "./headers.js";
-import { BadEncodingError, BodyTooLargeError, decodeBody, encodeBody } from "./compression.js";
+import { BadEncodingError, BodyTooLargeError, decodeBody, encodeBody, readLimited } from "./compression.js";
 
 /** Headers added to every request: a fixed set, or a (possibly async) function evaluated per request. */
 export type HeadersOption =
@@ -167,28 +167,9 @@ function decodeResponse(body: Uint8Array, headers: Headers, limit: number, statu
 
 /** Read a response body, failing as soon as it passes `limit` bytes. */
 async function readBody(res: Response, limit: number): Promise<Uint8Array> {
-  if (!res.body) return new Uint8Array(await res.arrayBuffer());
-  const reader = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(`HTTP response exceeds maxResponseBytes (more than ${limit} bytes)`);
-    }
-    parts.push(value);
-  }
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+  const body = await readLimited(res.body, limit);
+  if (body === null) throw tooLarge(`HTTP response exceeds maxResponseBytes (more than ${limit} bytes)`);
+  return body;
 }
 
 function preview(bytes: Uint8Array): string {

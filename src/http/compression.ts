@@ -6,6 +6,7 @@
  */
 import { Decompress as ZstdDecompress } from "fzstd";
 import { Gunzip, gzipSync } from "fflate";
+import { concatBytes } from "../wire/bytes.js";
 
 /** Codecs this implementation can decode in requests. */
 export const DECODABLE = ["zstd", "gzip"] as const;
@@ -200,4 +201,26 @@ export function chooseResponseCoding(
  */
 export function negotiate(accept: string | null, producible: readonly string[]): string | null {
   return chooseResponseCoding(null, accept, producible)?.coding ?? null;
+}
+
+/**
+ * Read a body stream into one buffer, giving up (null, stream cancelled) as
+ * soon as it passes `limit` bytes.
+ */
+export async function readLimited(body: ReadableStream<Uint8Array> | null, limit = Number.MAX_SAFE_INTEGER): Promise<Uint8Array | null> {
+  if (!body) return new Uint8Array(0);
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  return concatBytes(chunks, size);
 }

@@ -19,7 +19,7 @@ import { randomHex } from "../util/ids.js";
 import { namedError } from "../server/errors.js";
 import { errorMessage, errorName, resolveRequest, runUnary, type Binding, type DispatchHost } from "../server/dispatch.js";
 import { AuthError, type Authenticate } from "./auth.js";
-import { BadEncodingError, BodyTooLargeError, DECODABLE, ENCODABLE, UnsupportedEncodingError, decodeBody, encodeBody, chooseResponseCoding } from "./compression.js";
+import { BadEncodingError, BodyTooLargeError, readLimited, DECODABLE, ENCODABLE, UnsupportedEncodingError, decodeBody, encodeBody, chooseResponseCoding } from "./compression.js";
 import { ARROW_CONTENT_TYPE, Headers_, MIN_RESPONSE_BUDGET } from "./headers.js";
 import { normalizeKey, TokenSealer } from "./tokens.js";
 import type { StateClass } from "./state-codec.js";
@@ -416,7 +416,7 @@ class HttpApp {
       });
     const declared = Number(request.headers.get("Content-Length") ?? NaN);
     if (cap !== undefined && Number.isFinite(declared) && declared > cap) return tooLarge(false, declared);
-    const raw = await readLimited(request, cap);
+    const raw = await readLimited(request.body, cap);
     if (raw === null) return tooLarge(false, (cap ?? 0) + 1);
     facts.requestBytes = raw.byteLength;
     const coding = request.headers.get("Content-Encoding");
@@ -470,32 +470,6 @@ function hostFor(server: RpcServer, binding: Binding): DispatchHost {
 function minLimit(a: number | undefined, b: number | null): number | null {
   const vals = [a, b].filter((x): x is number => typeof x === "number");
   return vals.length ? Math.min(...vals) : null;
-}
-
-/** Read a body, giving up (null) once it exceeds `cap`. */
-async function readLimited(request: Request, cap: number | undefined): Promise<Uint8Array | null> {
-  if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (cap !== undefined && size > cap) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }
 
 function randomKey(): Uint8Array {

@@ -87,6 +87,11 @@ export function encodeErrorDetails(details: unknown): { objects: Record<string, 
 }
 
 /** The canonical error code of `err`: its own `errorCode`, else by exception type, else UNKNOWN. */
+/** The canonical code of a well-known error type name (`UNKNOWN` otherwise). */
+export function codeOfType(type: string): string {
+  return CODE_BY_TYPE[type] ?? "UNKNOWN";
+}
+
 export function errorCodeOf(err: unknown): string {
   const own = (err as { errorCode?: unknown } | null)?.errorCode;
   return typeof own === "string" ? own : (CODE_BY_TYPE[errorTypeOf(err)] ?? "UNKNOWN");
