@@ -4,7 +4,8 @@
  */
 import type { ByteChannel } from "../wire/bytes.js";
 import type { InferFields, StructType, Infer } from "../schema/types.js";
-import { decodeValue, encodeParams } from "../schema/row.js";
+import { encodeParams } from "../schema/row.js";
+import { decodeResult } from "./decode.js";
 import type {
   ExchangeMethod,
   FieldTypes,
@@ -77,7 +78,7 @@ async function invoke(conn: CallTransport, service: ServiceDefinition, name: str
   if (def.kind === "unary") {
     const batch = await conn.unary(spec);
     if (def.result === null || !batch) return undefined;
-    return decodeValue(def.result, batch.data.children[0]!, "result");
+    return decodeResult(def.result, def.resultSchema, batch, name);
   }
   return def.kind === "producer" ? conn.producer(def, spec) : conn.exchange(def, spec);
 }

@@ -11,6 +11,7 @@ import type { ExchangeMethod, StreamMethod } from "../service/definition.js";
 import { InputStream, type RpcConnection, requestBatch } from "./connection.js";
 import { collectBatches, iterateBatches, metadataMap, toInputBatch, type TickMetadata, type ExchangeInput, type ExchangeSession, type ProducerStream, type RequestSpec } from "./transport.js";
 import { encodeStream } from "../wire/ipc.js";
+import { decodeHeader } from "./decode.js";
 
 /**
  * Shared machinery: request, header, input stream, lazily opened output
@@ -49,14 +50,22 @@ abstract class StreamSession<H> {
         let batch;
         try {
           batch = await this.conn.readData(hs); // throws an init error
+          if (!batch) throw new ProtocolError("ProtocolError: stream header IPC stream ended without a data batch");
+          await this.conn.drain(hs);
         } catch (err) {
-          // The server drains our input after an init failure: send an empty one.
+          // Init failed: the server drains our input, so send it an empty one.
+          if (!hs.done) await this.conn.drain(hs).catch(() => {});
           await this.input.end();
           throw err;
         }
-        if (!batch) throw new ProtocolError("ProtocolError: stream header IPC stream ended without a data batch");
-        this.header = (this.def.header as StructType).read(batch.data, 0) as H;
-        await this.conn.drain(hs);
+        try {
+          this.header = decodeHeader(this.def.header as StructType, batch) as H;
+        } catch (err) {
+          // The stream started but its header is unusable here: close it as a client would.
+          await this.input.end();
+          await this.conn.drain(await this.conn.openStream());
+          throw err;
+        }
       }
     } catch (err) {
       this.finished = true;

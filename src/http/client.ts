@@ -33,6 +33,7 @@ import { EMPTY_SCHEMA, classify, emptyBatch, readError, readLog, type LogMessage
 import { Keys } from "../wire/keys.js";
 import { ProtocolError, RpcError, TransportError } from "../errors.js";
 import { drainLogs, nextData } from "../client/response-reader.js";
+import { decodeHeader } from "../client/decode.js";
 import { ARROW_CONTENT_TYPE, Headers_, MIN_RESPONSE_BUDGET, rpcPath } from "./headers.js";
 import { BadEncodingError, BodyTooLargeError, decodeBody, encodeBody, readLimited } from "./compression.js";
 
@@ -623,8 +624,8 @@ abstract class HttpStream<H> {
       try {
         const batch = await body.data(first); // an init error is thrown here
         if (!batch) throw new ProtocolError("ProtocolError: stream header IPC stream ended without a data batch");
-        this.header = (this.def.header as StructType).read(batch.data, 0) as H;
         await body.drain(first);
+        this.header = decodeHeader(this.def.header as StructType, batch) as H;
         output = await body.another();
       } catch (err) {
         this.finished = true;

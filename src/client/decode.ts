@@ -1,0 +1,35 @@
+/**
+ * Decoding what a server sent against what the client's definition
+ * declares: a mismatched Arrow type is a clear error, never a mis-typed value.
+ */
+import type { RecordBatch } from "apache-arrow";
+import { ProtocolError } from "../errors.js";
+import { sameType } from "../schema/same-type.js";
+import { decodeValue } from "../schema/row.js";
+import type { StructType, VType } from "../schema/types.js";
+import type { Schema } from "apache-arrow";
+
+function checkSchema(expected: Schema, actual: Schema, what: string): void {
+  for (const f of expected.fields) {
+    const got = actual.fields.find((g) => g.name === f.name);
+    if (!got) throw new ProtocolError(`ProtocolError: ${what} has no field '${f.name}'`);
+    if (!sameType(f.type, got.type)) throw new ProtocolError(`ProtocolError: ${what} field '${f.name}' has type ${got.type}, expected ${f.type}`);
+  }
+}
+
+/** The value of a unary result batch, checked against the declared result schema. */
+export function decodeResult(type: VType, resultSchema: Schema, batch: RecordBatch, method: string): unknown {
+  checkSchema(resultSchema, batch.schema, `result of '${method}'`);
+  return decodeValue(type, batch.data.children[0]!, "result");
+}
+
+/** A stream header, checked against the declared header struct. */
+export function decodeHeader(type: StructType, batch: RecordBatch): unknown {
+  checkSchema(type.schema, batch.schema, `header ${type.name}`);
+  const columns = type.entries.map(([name]) => batch.data.children[batch.schema.fields.findIndex((f) => f.name === name)]!);
+  const out: Record<string, unknown> = {};
+  type.entries.forEach(([name, t], i) => {
+    out[name] = t.get(columns[i]!, 0);
+  });
+  return out;
+}
