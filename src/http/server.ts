@@ -75,6 +75,7 @@ export interface HttpHandler {
 /** Per-request facts gathered while routing (for the access record). */
 interface RequestFacts {
   requestId: string;
+  remoteAddr: string;
   /** Body size as received, before decompression. */
   requestBytes: number;
 }
@@ -135,10 +136,14 @@ class HttpApp {
   async handle(request: Request, info?: HttpRequestInfo): Promise<Response> {
     const startedAt = new Date();
     const t0 = performance.now();
-    const facts: RequestFacts = { requestId: request.headers.get(Headers_.requestId) || randomHex(8), requestBytes: 0 };
+    const facts: RequestFacts = {
+      requestId: request.headers.get(Headers_.requestId) || randomHex(8),
+      remoteAddr: info?.remoteAddr ?? "",
+      requestBytes: 0,
+    };
     const parts = await this.route(request, facts);
     const { response, bodyBytes } = this.finish(request, parts, facts.requestId);
-    if (parts.call) this.record(parts, facts, info?.remoteAddr ?? "", startedAt, performance.now() - t0, bodyBytes);
+    if (parts.call) this.record(parts, facts, startedAt, performance.now() - t0, bodyBytes);
     return response;
   }
 
@@ -189,7 +194,7 @@ class HttpApp {
   }
 
   private async route(request: Request, facts: RequestFacts): Promise<ResponseParts> {
-    const { requestId } = facts;
+    const { requestId, remoteAddr } = facts;
     const url = new URL(request.url);
     const path = decodeURIComponent(url.pathname);
     if (!path.startsWith(this.prefix + "/") && path !== this.prefix) return jsonResponse(404, { title: "404 Not Found" });
@@ -280,7 +285,7 @@ class HttpApp {
     } catch (err) {
       return errorStreamResponse(400, namedError("ProtocolError", `malformed request body: ${errorMessage(err)}`), this.server.serverId, requestId);
     }
-    const ctx = { binding, method, requestId, auth, budget, protocol };
+    const ctx = { binding, method, requestId, auth, remoteAddr, budget, protocol };
     if (suffix === "exchange") return this.streams.exchange(ctx, def as StreamMethod, batch);
 
     // Metadata must agree with the URL: the method always, the protocol when present.
@@ -307,7 +312,7 @@ class HttpApp {
         );
       }
     }
-    const resolution = resolveRequest(hostFor(this.server, binding), schema, batch, { transport: "http", requestId, auth });
+    const resolution = resolveRequest(hostFor(this.server, binding), schema, batch, { transport: "http", requestId, auth, remoteAddr });
     if (resolution.kind === "rejected") {
       const status = resolution.stage === "route" ? 404 : 400;
       return errorStreamResponse(status, resolution.error, this.server.serverId, requestId, resolution.schema);
@@ -356,7 +361,7 @@ class HttpApp {
   }
 
   /** Report a dispatched call (or stream turn) to `onHttpCall` and the server's `onCall`. */
-  private record(parts: ResponseParts, facts: RequestFacts, remoteAddr: string, startedAt: Date, durationMs: number, responseBytes: number) {
+  private record(parts: ResponseParts, facts: RequestFacts, startedAt: Date, durationMs: number, responseBytes: number) {
     const c = parts.call!;
     const error = c.error;
     // In-band errors travel as 200 + X-VGI-RPC-Error; the record says what they are (500).
@@ -369,7 +374,7 @@ class HttpApp {
         requestId: facts.requestId,
         streamId: c.streamId,
         transport: "http",
-        remoteAddr,
+        remoteAddr: facts.remoteAddr,
         startedAt,
         durationMs,
         status: error ? "error" : "ok",
@@ -464,7 +469,7 @@ class HttpApp {
 
 /** Dispatch host pinned to the protocol named by the URL path. */
 function hostFor(server: RpcServer, binding: Binding): DispatchHost {
-  return { serverId: server.serverId, describeEnabled: false, route: () => binding, describe: () => server.describe() };
+  return { serverId: server.serverId, describeEnabled: false, logSink: server.logSink, route: () => binding, describe: () => server.describe() };
 }
 
 function minLimit(a: number | undefined, b: number | null): number | null {

@@ -36,6 +36,7 @@ export interface StreamRequest {
   method: string;
   requestId: string;
   auth: AuthContext;
+  remoteAddr: string;
   /** The client's response budget (`VGI-Accept-Max-Response-Bytes`), or null. */
   budget: number | null;
 }
@@ -198,7 +199,19 @@ export class HttpStreams {
     }
 
     const ids = this.ids(req.requestId);
-    const ctx = new CallContextImpl(req.method, req.requestId, this.server.serverId, "http", userMetadata(md), req.auth);
+    const ctx = new CallContextImpl(
+      req.method,
+      {
+        transport: "http",
+        requestId: req.requestId,
+        auth: req.auth,
+        remoteAddr: req.remoteAddr,
+        serverId: this.server.serverId,
+        protocol: req.protocol,
+        logSink: this.server.logSink,
+      },
+      userMetadata(md),
+    );
     const outcome = (extra: Partial<CallOutcome>): CallOutcome => ({
       method: req.method,
       protocol: req.protocol,

@@ -75,7 +75,7 @@ export class Connection {
 
   private async handle(schema: Schema, batch: RecordBatch | null, startedAt: Date, t0: number): Promise<void> {
     const requestId = randomHex(8);
-    const resolution = resolveRequest(this.server, schema, batch, { transport: this.info.transport, requestId });
+    const resolution = resolveRequest(this.server, schema, batch, { transport: this.info.transport, requestId, remoteAddr: this.info.remoteAddr });
     const record = (
       def: MethodDef | undefined,
       method: string,

@@ -23,6 +23,7 @@ import { TurnCollector, schemasEqual } from "./output.js";
 import { reconcileInput } from "./reconcile.js";
 import { checkProtocolVersion } from "./version.js";
 import { namedError } from "./errors.js";
+import { boundLogger, type Logger, type ServerLogSink } from "./logger.js";
 
 export type Handler = (params: Record<string, unknown>, ctx: CallContext) => unknown;
 export type AnyImpl = Record<string, Handler>;
@@ -37,6 +38,8 @@ export interface Binding {
 export interface DispatchHost {
   readonly serverId: string;
   readonly describeEnabled: boolean;
+  /** Where `ctx.logger` records go. */
+  readonly logSink: ServerLogSink;
   route(protocol: string | undefined): Binding | Error;
   describe(): RecordBatch;
 }
@@ -53,15 +56,34 @@ export class CallContextImpl implements CallContext {
   /** When set, logs go to the current turn's collector so they stay ordered with its batches. */
   sinkTurn: TurnCollector | null = null;
   metadata: ReadonlyMap<string, string>;
+  readonly requestId: string;
+  readonly serverId: string;
+  readonly transport: string;
+  readonly auth: AuthContext;
+  private readonly scope: CallScope;
+  private loggerCache: Logger | undefined;
   constructor(
     readonly method: string,
-    readonly requestId: string,
-    readonly serverId: string,
-    readonly transport: string,
+    scope: CallScope,
     metadata: ReadonlyMap<string, string>,
-    readonly auth: AuthContext = ANONYMOUS,
   ) {
+    this.scope = scope;
+    this.requestId = scope.requestId;
+    this.serverId = scope.serverId;
+    this.transport = scope.transport;
+    this.auth = scope.auth ?? ANONYMOUS;
     this.metadata = metadata;
+  }
+  get logger(): Logger {
+    return (this.loggerCache ??= boundLogger(this.scope.logSink, {
+      serverId: this.serverId,
+      protocol: this.scope.protocol,
+      method: this.method,
+      requestId: this.requestId,
+      transport: this.transport,
+      principal: this.auth.principal,
+      remoteAddr: this.scope.remoteAddr ?? "",
+    }));
   }
   clientLog(level: LogRecord["level"], message: string, extra?: Record<string, unknown>): void {
     if (this.sinkTurn) this.sinkTurn.clientLog(level, message, extra);
@@ -101,6 +123,14 @@ export interface RequestInfo {
   transport: string;
   requestId: string;
   auth?: AuthContext;
+  remoteAddr?: string;
+}
+
+/** Everything a call's context knows besides its method and metadata. */
+export interface CallScope extends RequestInfo {
+  serverId: string;
+  protocol: string;
+  logSink: ServerLogSink;
 }
 
 /**
@@ -172,7 +202,7 @@ export function resolveRequest(host: DispatchHost, schema: Schema, batch: Record
   } catch (err) {
     return invalid(asTypeError(err));
   }
-  const ctx = new CallContextImpl(method, info.requestId, host.serverId, info.transport, md, info.auth);
+  const ctx = new CallContextImpl(method, { ...info, serverId: host.serverId, protocol: service.name, logSink: host.logSink }, md);
   ctx.countInput(batch);
   return { kind: "call", call: { binding, def, method, params, ctx, ids: { serverId: host.serverId, requestId: info.requestId } } };
 }

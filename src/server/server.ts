@@ -15,6 +15,7 @@ import { namedError } from "./errors.js";
 import { Reflection, reflectionImpl } from "../introspection/reflection.js";
 import type { AnyImpl, Binding, DispatchHost } from "./dispatch.js";
 import { Connection } from "./connection.js";
+import { warningsToConsole, type ServerLogSink } from "./logger.js";
 
 /** Summary of one completed call, for access logs and metrics. */
 export interface CallRecord {
@@ -64,6 +65,11 @@ export interface ServerOptions {
   maxMessageBytes?: number;
   /** Called after each completed call. */
   onCall?: (record: CallRecord) => void;
+  /**
+   * Receives the records implementations write with `ctx.logger`. Default:
+   * warnings and errors to `console.error`, debug and info dropped.
+   */
+  logger?: ServerLogSink;
   /** Called for server-side failures that cannot be reported to the client. */
   onError?: (err: unknown) => void;
   /**
@@ -97,6 +103,7 @@ export interface ConnectionInfo {
 export class RpcServer<S extends ServiceDefinition = ServiceDefinition> implements DispatchHost {
   readonly serverId: string;
   readonly describeEnabled: boolean;
+  readonly logSink: ServerLogSink;
   /** Hosted protocols by wire name (the routing key). */
   readonly bindings = new Map<string, Binding>();
   private describeCache: RecordBatch | undefined;
@@ -108,6 +115,7 @@ export class RpcServer<S extends ServiceDefinition = ServiceDefinition> implemen
   ) {
     this.serverId = options.serverId ?? randomHex(6);
     this.describeEnabled = options.describe ?? true;
+    this.logSink = options.logger ?? warningsToConsole;
     this.bind(definition, implementation as unknown as AnyImpl);
     for (const p of options.protocols ?? []) this.bind(p.definition, p.implementation as unknown as AnyImpl);
     if (options.reflection ?? true) {

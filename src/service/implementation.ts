@@ -4,6 +4,7 @@
  */
 import type { RecordBatch, Schema } from "apache-arrow";
 import type { LogLevel } from "../wire/keys.js";
+import type { Logger } from "../server/logger.js";
 import type { Infer, InferFields, StructType } from "../schema/types.js";
 import type {
   ExchangeMethod,
@@ -57,6 +58,12 @@ export interface CallContext {
   readonly stats: CallStatistics;
   /** Custom metadata of the request (or of the current input batch, inside a stream). */
   readonly metadata: ReadonlyMap<string, string>;
+  /**
+   * Server-side logger (never sent to the client): records carry the call's
+   * server id, protocol, method, request id, principal and remote address,
+   * and go to the server option `logger`.
+   */
+  readonly logger: Logger;
   /** Send a log message to the client (delivered to its `onLog`). */
   clientLog(level: LogLevel, message: string, extra?: Record<string, unknown>): void;
 }
