@@ -21,6 +21,7 @@ import { decodeStreamSync, encodeStream } from "../src/wire/ipc.js";
 import { Keys } from "../src/wire/keys.js";
 import type { CallRecord } from "../src/server/server.js";
 import { referencePython } from "./support/reference.js";
+import { WASM_ZSTD_MAX_BYTES, zstdCodecFor, zstdEncode, zstdStored } from "../src/http/zstd.js";
 
 const ARROW = "application/vnd.apache.arrow.stream";
 const PROTOCOL = "ConformanceService";
@@ -302,6 +303,7 @@ describe("HTTP server", () => {
 
     r = await raw({ "X-VGI-Accept-Encoding": "zstd" });
     assert.equal(r.headers["x-vgi-content-encoding"], "zstd");
+    assert.ok(r.bytes.byteLength < body.byteLength / 3, "zstd actually compresses (WASM codec on Node 20)");
     assert.equal(value(zstdDecompress(r.bytes)), expected);
     assert.equal(value(unzstdWithPython(r.bytes)), expected, "the reference's zstd decoder reads it too");
 
@@ -480,3 +482,20 @@ function unzstdWithPython(data: Uint8Array): Uint8Array {
   );
   return new Uint8Array(out);
 }
+
+describe("zstd response codec", () => {
+  test("uses a real compressor on this runtime and stored frames only above the WASM cap", async () => {
+    assert.notEqual(await zstdCodecFor(1024), "stored", "Node 20 has no zlib zstd: the WASM codec must load");
+    const text = new TextEncoder().encode("columnar data compresses ".repeat(4000));
+    const packed = await zstdEncode(text);
+    assert.ok(packed.byteLength < text.byteLength / 20, `${packed.byteLength} bytes for ${text.byteLength}`);
+    assert.deepEqual(zstdDecompress(packed), text);
+    assert.deepEqual(unzstdWithPython(packed), text, "the reference's decoder reads it");
+
+    const small = await zstdCodecFor(1);
+    assert.equal(await zstdCodecFor(WASM_ZSTD_MAX_BYTES + 1), small === "runtime" ? "runtime" : "stored", "huge bodies never grow the WASM heap");
+    const stored = zstdStored(text);
+    assert.equal(stored.byteLength, text.byteLength + 5 + 4 + 3 * Math.ceil(text.byteLength / (128 * 1024)));
+    assert.deepEqual(zstdDecompress(stored), text);
+  });
+});

@@ -35,7 +35,7 @@ import { ProtocolError, RpcError, TransportError } from "../errors.js";
 import { drainLogs, nextData } from "../client/response-reader.js";
 import { decodeHeader } from "../client/decode.js";
 import { ARROW_CONTENT_TYPE, Headers_, MIN_RESPONSE_BUDGET, rpcPath } from "./headers.js";
-import { BadEncodingError, BodyTooLargeError, decodeBody, encodeBody, readLimited } from "./compression.js";
+import { BadEncodingError, BodyTooLargeError, decodeBody, gzipEncode, readLimited } from "./compression.js";
 
 /** Headers added to every request: a fixed set, or a (possibly async) function evaluated per request. */
 export type HeadersOption =
@@ -442,7 +442,7 @@ export class HttpTransport implements CallTransport {
       if (compress) headers.set("Content-Encoding", "gzip");
       const accept = this.options.responseEncodings ?? ["zstd", "gzip"];
       if (accept.length > 0) headers.set(Headers_.vgiAcceptEncoding, accept.join(", "));
-      const payload = compress ? encodeBody(body, "gzip") : body;
+      const payload = compress ? gzipEncode(body) : body;
       const outcome = await this.send(url, { method: "POST", headers, body: payload as BodyInit }, async (res) => {
         if (res.status === 415 && retry415 && attempt === 0 && mode === "auto") {
           // Re-read the codecs the server takes now; retry once if that changes what we send.

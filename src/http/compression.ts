@@ -92,73 +92,9 @@ export function decodeBody(body: Uint8Array, contentEncoding: string | null, lim
   return data;
 }
 
-/** Compress a response body with `coding` (one of {@link ENCODABLE}). */
-export function encodeBody(body: Uint8Array, coding: (typeof ENCODABLE)[number]): Uint8Array {
-  if (coding === "gzip") return gzipSync(body, { level: 1 });
-  if (coding === "zstd") return zstdEncode(body);
-  throw new UnsupportedEncodingError(coding);
-}
-
-type NativeZstd = (data: Uint8Array, options?: { params?: Record<number, number> }) => Uint8Array;
-let nativeZstd: NativeZstd | null | undefined;
-
-/** The runtime's zstd compressor (`node:zlib` on Node >= 22.15, Bun, Deno), if any. */
-function runtimeZstd(): NativeZstd | null {
-  if (nativeZstd !== undefined) return nativeZstd;
-  nativeZstd = null;
-  try {
-    const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-    const zlib = proc?.getBuiltinModule?.("node:zlib") as { zstdCompressSync?: NativeZstd } | undefined;
-    if (typeof zlib?.zstdCompressSync === "function") nativeZstd = zlib.zstdCompressSync.bind(zlib);
-  } catch {
-    /* no runtime codec */
-  }
-  return nativeZstd;
-}
-
-/**
- * A zstd frame of `data`: the runtime's compressor when it has one (level 1,
- * as the reference), otherwise a valid frame of stored (raw) blocks, which
- * every zstd decoder reads. The frame always declares its content size.
- */
-export function zstdEncode(data: Uint8Array): Uint8Array {
-  const native = runtimeZstd();
-  if (native) {
-    // ZSTD_c_compressionLevel = 100, ZSTD_c_contentSizeFlag = 200
-    return new Uint8Array(native(data, { params: { 100: 1, 200: 1 } }));
-  }
-  return zstdStored(data);
-}
-
-const ZSTD_BLOCK = 128 * 1024;
-
-/** A single-segment zstd frame holding `data` in raw blocks (no compression). */
-export function zstdStored(data: Uint8Array): Uint8Array {
-  const n = data.byteLength;
-  // Frame_Content_Size field: 1, 2 (value - 256), 4 or 8 bytes (single segment, so no window descriptor).
-  const fcsFlag = n < 256 ? 0 : n < 65536 + 256 ? 1 : n <= 0xffffffff ? 2 : 3;
-  const fcsBytes = [1, 2, 4, 8][fcsFlag]!;
-  const blocks = Math.max(1, Math.ceil(n / ZSTD_BLOCK));
-  const out = new Uint8Array(4 + 1 + fcsBytes + blocks * 3 + n);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, 0xfd2fb528, true);
-  out[4] = (fcsFlag << 6) | 0x20;
-  if (fcsFlag === 0) out[5] = n;
-  else if (fcsFlag === 1) view.setUint16(5, n - 256, true);
-  else if (fcsFlag === 2) view.setUint32(5, n, true);
-  else view.setBigUint64(5, BigInt(n), true);
-  let at = 5 + fcsBytes;
-  for (let b = 0; b < blocks; b++) {
-    const start = b * ZSTD_BLOCK;
-    const size = Math.min(ZSTD_BLOCK, n - start);
-    const header = (size << 3) | (b === blocks - 1 ? 1 : 0); // Raw_Block = type 0
-    out[at] = header & 0xff;
-    out[at + 1] = (header >>> 8) & 0xff;
-    out[at + 2] = (header >>> 16) & 0xff;
-    out.set(data.subarray(start, start + size), at + 3);
-    at += 3 + size;
-  }
-  return out;
+/** gzip a body (level 1: these are fresh, mostly incompressible Arrow buffers; speed wins). */
+export function gzipEncode(body: Uint8Array): Uint8Array {
+  return gzipSync(body, { level: 1 });
 }
 
 /** The codings named by an `Accept-Encoding`-style list, in order (`;q=` ignored, lowercased). */

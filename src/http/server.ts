@@ -19,7 +19,8 @@ import { randomHex } from "../util/ids.js";
 import { namedError } from "../server/errors.js";
 import { errorMessage, errorName, resolveRequest, runUnary, type Binding, type DispatchHost } from "../server/dispatch.js";
 import { AuthError, type Authenticate } from "./auth.js";
-import { BadEncodingError, BodyTooLargeError, readLimited, DECODABLE, ENCODABLE, UnsupportedEncodingError, decodeBody, encodeBody, chooseResponseCoding } from "./compression.js";
+import { BadEncodingError, BodyTooLargeError, readLimited, DECODABLE, ENCODABLE, UnsupportedEncodingError, decodeBody, gzipEncode, chooseResponseCoding } from "./compression.js";
+import { zstdEncode, wasmCodec } from "./zstd.js";
 import { ARROW_CONTENT_TYPE, Headers_, MIN_RESPONSE_BUDGET } from "./headers.js";
 import { normalizeKey, TokenSealer } from "./tokens.js";
 import type { StateClass } from "./state-codec.js";
@@ -142,13 +143,13 @@ class HttpApp {
       requestBytes: 0,
     };
     const parts = await this.route(request, facts);
-    const { response, bodyBytes } = this.finish(request, parts, facts.requestId);
+    const { response, bodyBytes } = await this.finish(request, parts, facts.requestId);
     if (parts.call) this.record(parts, facts, startedAt, performance.now() - t0, bodyBytes);
     return response;
   }
 
   /** Stamp the headers every response carries, and compress when asked. */
-  private finish(request: Request, parts: ResponseParts, requestId: string): { response: Response; bodyBytes: number } {
+  private async finish(request: Request, parts: ResponseParts, requestId: string): Promise<{ response: Response; bodyBytes: number }> {
     const headers = new Headers(parts.headers);
     for (const [k, v] of this.capabilities) headers.set(k, v);
     headers.set(Headers_.requestId, requestId);
@@ -158,7 +159,7 @@ class HttpApp {
     if (body && body.byteLength > 0 && headers.get("Content-Type") === ARROW_CONTENT_TYPE && this.encodable.length) {
       const choice = chooseResponseCoding(request.headers.get(Headers_.vgiAcceptEncoding), request.headers.get("Accept-Encoding"), this.encodable);
       if (choice) {
-        body = encodeBody(body, choice.coding as (typeof ENCODABLE)[number]);
+        body = choice.coding === "zstd" ? await zstdEncode(body) : gzipEncode(body);
         headers.set(choice.header === "Content-Encoding" ? "Content-Encoding" : Headers_.vgiContentEncoding, choice.coding);
       }
     }

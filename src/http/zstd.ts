@@ -1,0 +1,97 @@
+/**
+ * zstd response compression, best codec first: the runtime's own
+ * (`node:zlib` on Node >= 22.15, Bun, Deno), else the zstd library compiled
+ * to WebAssembly (`@bokuweb/zstd-wasm`, loaded on first use), else a valid
+ * frame of stored blocks for runtimes that can load neither (every zstd
+ * decoder reads it). Level 1, as the reference. Server-side only: the client
+ * never sends zstd, so browser bundles do not carry the WASM.
+ */
+
+type Compress = (data: Uint8Array) => Uint8Array;
+
+/**
+ * Largest body handed to the WASM codec. WebAssembly memory only grows, so a
+ * huge response would pin its size in the heap for the life of the process;
+ * bodies above this go out as stored frames instead.
+ */
+export const WASM_ZSTD_MAX_BYTES = 64 * 1024 * 1024;
+
+let native: Compress | null | undefined;
+
+function runtimeCodec(): Compress | null {
+  if (native !== undefined) return native;
+  native = null;
+  try {
+    type ZstdSync = (data: Uint8Array, options?: { params?: Record<number, number> }) => Uint8Array;
+    const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+    const zlib = proc?.getBuiltinModule?.("node:zlib") as { zstdCompressSync?: ZstdSync } | undefined;
+    const fn = zlib?.zstdCompressSync;
+    // ZSTD_c_compressionLevel = 100, ZSTD_c_contentSizeFlag = 200
+    if (typeof fn === "function") native = (data) => new Uint8Array(fn.call(zlib, data, { params: { 100: 1, 200: 1 } }));
+  } catch {
+    /* no runtime codec */
+  }
+  return native;
+}
+
+let wasm: Promise<Compress | null> | undefined;
+
+/** Load the WASM codec once; null when this runtime cannot load it. */
+export function wasmCodec(): Promise<Compress | null> {
+  return (wasm ??= import("@bokuweb/zstd-wasm")
+    .then(async (mod) => {
+      const z = mod.default ?? mod;
+      await z.init();
+      return (data: Uint8Array) => z.compress(data, 1);
+    })
+    .catch(() => null));
+}
+
+/** Which codec {@link zstdEncode} uses for a body of `size` bytes. */
+export async function zstdCodecFor(size: number): Promise<"runtime" | "wasm" | "stored"> {
+  if (runtimeCodec()) return "runtime";
+  if (size <= WASM_ZSTD_MAX_BYTES && (await wasmCodec())) return "wasm";
+  return "stored";
+}
+
+/** A zstd frame of `data` (see the module comment for the codec chosen). */
+export async function zstdEncode(data: Uint8Array): Promise<Uint8Array> {
+  const runtime = runtimeCodec();
+  if (runtime) return runtime(data);
+  if (data.byteLength <= WASM_ZSTD_MAX_BYTES) {
+    const compress = await wasmCodec();
+    if (compress) return compress(data);
+  }
+  return zstdStored(data);
+}
+
+const ZSTD_BLOCK = 128 * 1024;
+
+/** A single-segment zstd frame holding `data` in raw blocks (no compression). */
+export function zstdStored(data: Uint8Array): Uint8Array {
+  const n = data.byteLength;
+  // Frame_Content_Size field: 1, 2 (value - 256), 4 or 8 bytes (single segment, so no window descriptor).
+  const fcsFlag = n < 256 ? 0 : n < 65536 + 256 ? 1 : n <= 0xffffffff ? 2 : 3;
+  const fcsBytes = [1, 2, 4, 8][fcsFlag]!;
+  const blocks = Math.max(1, Math.ceil(n / ZSTD_BLOCK));
+  const out = new Uint8Array(4 + 1 + fcsBytes + blocks * 3 + n);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, 0xfd2fb528, true);
+  out[4] = (fcsFlag << 6) | 0x20;
+  if (fcsFlag === 0) out[5] = n;
+  else if (fcsFlag === 1) view.setUint16(5, n - 256, true);
+  else if (fcsFlag === 2) view.setUint32(5, n, true);
+  else view.setBigUint64(5, BigInt(n), true);
+  let at = 5 + fcsBytes;
+  for (let b = 0; b < blocks; b++) {
+    const start = b * ZSTD_BLOCK;
+    const size = Math.min(ZSTD_BLOCK, n - start);
+    const header = (size << 3) | (b === blocks - 1 ? 1 : 0); // Raw_Block = type 0
+    out[at] = header & 0xff;
+    out[at + 1] = (header >>> 8) & 0xff;
+    out[at + 2] = (header >>> 16) & 0xff;
+    out.set(data.subarray(start, start + size), at + 3);
+    at += 3 + size;
+  }
+  return out;
+}
