@@ -47,6 +47,7 @@ export {
   httpConnect,
   httpIntrospect,
   httpCapabilities,
+  requestUploadUrls,
   HttpTransport,
   HttpProducerStream,
   HttpExchangeSession,
@@ -57,3 +58,6 @@ export {
   type HttpCapabilities,
   type HeadersOption,
 } from "./http/client.js";
+export { MAX_UPLOAD_URL_COUNT, type UploadUrl, type UploadUrlProvider } from "./http/upload-urls.js";
+export { httpsOnly, redactUrl, type ExternalFetchOptions, type UrlValidator } from "./external/fetch.js";
+export { ExternalLocationError, isExternalPointer, makePointer, resolvePointer } from "./external/pointer.js";

@@ -5,9 +5,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { RecordBatch } from "apache-arrow";
 import {
   AuthenticationError,
@@ -23,6 +21,7 @@ import {
 } from "../src/index.js";
 import { ConformanceService } from "../src/conformance/service.js";
 import { ClientConformanceService, checkTypedExchange } from "./fixtures/client-conformance.js";
+import { startWorker, stop, type Worker } from "./support/processes.js";
 import { referenceBin, referencePython } from "./support/reference.js";
 import { batchFromColumns } from "../src/server/output.js";
 import { decodeStreamSync } from "../src/wire/ipc.js";
@@ -32,44 +31,6 @@ import { decodeBody } from "../src/http/compression.js";
 
 // ---------------------------------------------------------------------------
 // helpers
-
-interface Worker {
-  child: ChildProcess;
-  base: string;
-}
-
-/** Spawn a reference HTTP worker and wait for its `PORT:` line (and, if given, a 200 on `healthPath`). */
-async function startWorker(cmd: string, args: string[], healthPath?: string): Promise<Worker> {
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"] });
-  const lines = createInterface({ input: child.stdout! });
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("no PORT: line from the reference worker")), 30_000);
-    lines.on("line", (line) => {
-      if (line.startsWith("PORT:")) {
-        clearTimeout(timer);
-        resolve(Number(line.slice(5)));
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`reference worker exited (${code})`)));
-  });
-  const base = `http://127.0.0.1:${port}`;
-  if (healthPath) {
-    for (let i = 0; ; i++) {
-      const ok = await fetch(base + healthPath).then((r) => r.ok, () => false);
-      if (ok) break;
-      if (i > 200) throw new Error("the reference worker never became healthy");
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  return { child, base };
-}
-
-async function stop(w: Worker | undefined) {
-  if (!w || w.child.exitCode !== null || w.child.signalCode !== null) return;
-  const exited = new Promise((r) => w.child.once("exit", r));
-  w.child.kill("SIGTERM");
-  await exited;
-}
 
 interface Seen {
   method: string;

@@ -6,9 +6,11 @@ Run with the reference interpreter, e.g.::
 
 Our worker is served over a subprocess pipe, a unix socket, TCP and HTTP
 (``--http 0``; one session-scoped worker per HTTP configuration the suite
-asks for). Fixtures for features this implementation does not have yet
-(external storage / upload URLs, sticky sessions, proxy proofs, identity
-tokens) are not provided, or skip with their reason; see ``_NOT_PROVIDED``.
+asks for). The reference's fake storage service backs the upload-URL and
+external-input workers. Fixtures for features this implementation does not
+have yet (server-side response externalization, sticky sessions, proxy
+proofs, identity tokens) are not provided, or skip with their reason; see
+``_NOT_PROVIDED`` and ``_EXCLUDED``.
 """
 from __future__ import annotations
 
@@ -147,10 +149,47 @@ def conformance_http_no_compression_port():
 
 
 @pytest.fixture(scope="session")
-def conformance_http_cors_port():
-    """A worker allowing the suite's CORS origin."""
+def conformance_fake_storage():
+    """The reference's in-memory fake object storage (base URL), in this process."""
+    from vgi_rpc.conformance.fake_storage import serve_in_thread
+
+    base_url, shutdown = serve_in_thread()
+    try:
+        yield base_url
+    finally:
+        shutdown()
+
+
+@pytest.fixture(scope="session")
+def conformance_http_with_storage_port(conformance_fake_storage):
+    """Upload URLs from the fake storage, external request pointers resolved, 4 KiB request cap."""
+    with _http_worker("--fake-storage", conformance_fake_storage) as port:
+        yield port
+
+
+@pytest.fixture(scope="session")
+def conformance_http_external_security_port(conformance_fake_storage):
+    """The canonical fetch-security configuration: 4 KiB encoded / 8 KiB decoded caps, 127.0.0.1 only."""
+    flags = [
+        "--fake-storage", conformance_fake_storage,
+        "--max-request-bytes", "1048576",
+        "--max-fetch-bytes", "4096",
+        "--max-decompressed-fetch-bytes", "8192",
+        "--reject-localhost-redirects",
+    ]
+    with _http_worker(*flags) as port:
+        yield port
+
+
+@pytest.fixture(scope="session")
+def conformance_http_cors_port(conformance_fake_storage):
+    """A worker allowing the suite's CORS origin, with storage on (so upload-URL headers are advertised)."""
     # Caps on, so the derived expose-list check also sees the size-cap headers.
-    flags = ["--cors-origin", "https://conformance.example", "--max-request-bytes", "16777216", "--max-response-bytes", "268435456"]
+    flags = [
+        "--cors-origin", "https://conformance.example",
+        "--max-request-bytes", "16777216", "--max-response-bytes", "268435456",
+        "--fake-storage", conformance_fake_storage,
+    ]
     with _http_worker(*flags) as port:
         yield port
 
@@ -206,11 +245,8 @@ def conformance_describe():
 #: Fixtures for features this implementation does not have yet; the tests
 #: needing them skip with the reason given.
 _NOT_PROVIDED = {
-    "conformance_http_with_storage_port": "external storage / upload URLs not implemented",
-    "conformance_http_externalized_cap_port": "external storage (max_externalized_response_bytes) not implemented",
-    "conformance_http_with_zstd_storage_port": "external storage not implemented",
-    "conformance_http_external_security_port": "external storage (fetch security) not implemented",
-    "conformance_fake_storage": "external storage not implemented",
+    "conformance_http_externalized_cap_port": "server-side response externalization (max_externalized_response_bytes) not implemented",
+    "conformance_http_with_zstd_storage_port": "server-side response externalization not implemented",
     "proof_worker_factory": "proxy proofs (VGI-Proxy-Proof) not implemented",
     "conformance_http_identity_port": "vgi_rpc.Identity.v2 (token introspection) not implemented",
     "conformance_http_identity_introspect_only_port": "vgi_rpc.Identity.v2 (token introspection) not implemented",
@@ -238,7 +274,13 @@ for _name, _reason in _NOT_PROVIDED.items():
 #: Tests skipped on purpose (node-id substring → reason): they need a feature
 #: this implementation does not have yet.
 _EXCLUDED = {
-    "TestCors::test_worker_advertises_the_optional_capabilities": "needs upload-URL support (VGI-Upload-URL-Support) on the CORS worker; external storage / upload URLs not implemented",
+    # Server-side response externalization (ExternalStorage.upload) is not
+    # implemented: these assert the server uploaded its *response*.
+    "TestExternalLocation::test_large_payload_externalized": "server-side response externalization not implemented",
+    "TestExternalLocation::test_externalization_uses_fake_storage": "server-side response externalization not implemented",
+    "TestExternalByteStream::": "server-side externalization (ExternalStorage.upload of results and stream batches) not implemented",
+    "TestExternalRef::": "server-side externalization (published external refs) not implemented",
+    "TestExternalLocation::test_client_to_server_auto_externalization": "counts a server response upload; server-side response externalization not implemented (the request half is tested in test/http-external.test.ts)",
     "TestSticky::": "sticky sessions (VGI-Session) not implemented",
 }
 

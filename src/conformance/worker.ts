@@ -15,6 +15,12 @@
  *     --reject-auth     refuse every RPC with 401; the reason is taken from the
  *                       X-Conformance-Auth-Reason request header when it names a
  *                       requestable reason, else "unauthorized"
+ *       [--fake-storage URL [--max-fetch-bytes N] [--max-decompressed-fetch-bytes N] [--reject-localhost-redirects]]
+ *     --fake-storage    vend upload URLs from the reference's fake storage service
+ *                       (POST URL/alloc) and resolve external-location request
+ *                       pointers (loopback URLs only; 4096-byte request cap unless
+ *                       --max-request-bytes; 64 MiB advertised upload cap)
+ *     --reject-localhost-redirects  fetch only 127.0.0.1 URLs (redirect hops included)
  *   ... --describe                                  # accepted; reflection is always hosted
  */
 import { RpcServer, hosted, type ServerOptions } from "../server/server.js";
@@ -22,6 +28,7 @@ import { nodeChannel } from "../transport/node-stream.js";
 import { serveSocket } from "../transport/socket.js";
 import { serveHttp } from "../transport/http-node.js";
 import { createHttpHandler } from "../http/server.js";
+import type { UploadUrlProvider } from "../http/upload-urls.js";
 import { AuthError, type AuthReason, type Authenticate } from "../http/auth.js";
 import { Reflection } from "../introspection/reflection.js";
 import { randomHex } from "../util/ids.js";
@@ -46,13 +53,17 @@ interface Args {
   accessLog?: string;
   accessLogDebug: boolean;
   describe: boolean;
+  fakeStorage?: string;
+  maxFetchBytes?: number;
+  maxDecompressedFetchBytes?: number;
+  rejectLocalhostRedirects: boolean;
 }
 
 const USAGE =
-  "usage: vgi-rpc-conformance-worker [--pipe | --unix PATH | --tcp [HOST:]PORT | --http [PORT] [--host H] [--prefix P] [--token-key HEX] [--token-ttl S] [--max-request-bytes N] [--max-response-bytes N] [--no-compression] [--cors-origin O]... [--reject-auth]] [--access-log PATH [--access-log-debug]] [--describe]";
+  "usage: vgi-rpc-conformance-worker [--pipe | --unix PATH | --tcp [HOST:]PORT | --http [PORT] [--host H] [--prefix P] [--token-key HEX] [--token-ttl S] [--max-request-bytes N] [--max-response-bytes N] [--no-compression] [--cors-origin O]... [--reject-auth] [--fake-storage URL [--max-fetch-bytes N] [--max-decompressed-fetch-bytes N] [--reject-localhost-redirects]]] [--access-log PATH [--access-log-debug]] [--describe]";
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { accessLogDebug: false, describe: false, host: "127.0.0.1", prefix: "", noCompression: false, corsOrigins: [], rejectAuth: false };
+  const args: Args = { accessLogDebug: false, describe: false, host: "127.0.0.1", prefix: "", noCompression: false, corsOrigins: [], rejectAuth: false, rejectLocalhostRedirects: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
@@ -104,6 +115,18 @@ function parseArgs(argv: string[]): Args {
         break;
       case "--reject-auth":
         args.rejectAuth = true;
+        break;
+      case "--fake-storage":
+        args.fakeStorage = value().replace(/\/+$/, "");
+        break;
+      case "--max-fetch-bytes":
+        args.maxFetchBytes = Number(value());
+        break;
+      case "--max-decompressed-fetch-bytes":
+        args.maxDecompressedFetchBytes = Number(value());
+        break;
+      case "--reject-localhost-redirects":
+        args.rejectLocalhostRedirects = true;
         break;
       case "--access-log":
         args.accessLog = value();
@@ -157,10 +180,20 @@ async function main(): Promise<void> {
   const impl = conformanceImpl();
 
   if (args.http !== undefined) {
+    const storage = args.fakeStorage;
     const handler = createHttpHandler(new RpcServer(ConformanceService, impl, options), {
       prefix: args.prefix,
       tokenKey: args.tokenKey === undefined ? undefined : hexKey(args.tokenKey),
-      maxRequestBytes: args.maxRequestBytes,
+      maxRequestBytes: args.maxRequestBytes ?? (storage ? 4096 : undefined),
+      ...(storage && {
+        uploadUrlProvider: fakeStorageProvider(storage),
+        maxUploadBytes: 64 * 1024 * 1024,
+        externalInputs: {
+          urlValidator: args.rejectLocalhostRedirects ? onlyLoopbackIp : loopbackOnly,
+          maxFetchBytes: args.maxFetchBytes,
+          maxDecompressedBytes: args.maxDecompressedFetchBytes,
+        },
+      }),
       maxResponseBytes: args.maxResponseBytes,
       tokenTtl: args.tokenTtl,
       compressResponses: !args.noCompression,
@@ -195,6 +228,33 @@ async function main(): Promise<void> {
   await server.serve(channel, { transport: "pipe" });
   process.exit(0);
 }
+
+/** Upload URLs from the reference's fake storage service: `POST {base}/alloc` vends a PUT/GET pair. */
+function fakeStorageProvider(base: string): UploadUrlProvider {
+  return {
+    async generateUploadUrl() {
+      const res = await fetch(`${base}/alloc`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+      if (!res.ok) throw new Error(`fake storage /alloc failed: HTTP ${res.status}`);
+      const pair = (await res.json()) as { upload_url?: string; download_url?: string; object_url?: string };
+      const uploadUrl = pair.upload_url ?? pair.object_url;
+      const downloadUrl = pair.download_url ?? pair.object_url;
+      if (!uploadUrl || !downloadUrl) throw new Error("fake storage /alloc returned no URLs");
+      return { uploadUrl, downloadUrl, expiresAt: new Date(Date.now() + 3600_000) };
+    },
+  };
+}
+
+/** Fake storage lives on loopback: allow plain-HTTP loopback URLs and nothing else (narrower than no policy). */
+const loopbackOnly = (url: string): void => {
+  const u = new URL(url);
+  if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error(`refusing non-HTTP external location URL (${u.protocol})`);
+  if (!["127.0.0.1", "[::1]", "localhost"].includes(u.hostname)) throw new Error(`refusing non-loopback external location URL (host ${u.hostname})`);
+};
+
+/** The external-security fixture's host policy: 127.0.0.1 only (so a redirect to `localhost` is refused). */
+const onlyLoopbackIp = (url: string): void => {
+  if (new URL(url).hostname !== "127.0.0.1") throw new Error("external-security fixture permits only 127.0.0.1");
+};
 
 /** Reasons a request may ask `--reject-auth` to refuse it with (the conformance suite's closed set, minus the derived ones). */
 const REQUESTABLE_REASONS: ReadonlySet<string> = new Set(["missing_credential", "invalid_credential", "expired_credential", "insufficient_scope"]);

@@ -27,7 +27,7 @@ import {
   type TickMetadata,
 } from "../client/transport.js";
 import { introspect, type ServiceInfo } from "../introspection/introspect.js";
-import { IpcFormatError, IpcStreamReader, MessageFramer, encodeStream } from "../wire/ipc.js";
+import { IpcFormatError, IpcStreamReader, MessageFramer, decodeStreamSync, encodeStream } from "../wire/ipc.js";
 import type { ByteSource } from "../wire/bytes.js";
 import { EMPTY_SCHEMA, classify, emptyBatch, readError, readLog, type LogMessage } from "../wire/batches.js";
 import { Keys } from "../wire/keys.js";
@@ -36,6 +36,8 @@ import { drainLogs, nextData } from "../client/response-reader.js";
 import { decodeHeader } from "../client/decode.js";
 import { ARROW_CONTENT_TYPE, Headers_, MIN_RESPONSE_BUDGET, rpcPath } from "./headers.js";
 import { BadEncodingError, BodyTooLargeError, decodeBody, gzipEncode, readLimited } from "./compression.js";
+import { UPLOAD_URL_METHOD, readUploadUrls, uploadUrlRequest, type UploadUrl } from "./upload-urls.js";
+import { makePointer } from "../external/pointer.js";
 
 /** Headers added to every request: a fixed set, or a (possibly async) function evaluated per request. */
 export type HeadersOption =
@@ -75,6 +77,13 @@ export interface HttpClientOptions {
   timeoutMs?: number;
   /** Aborts every request of this client when signalled. */
   signal?: AbortSignal;
+  /**
+   * A request over the server's `maxRequestBytes` is uploaded to a URL the
+   * server vends (`VGI-Upload-URL-Support`) and sent as an external-location
+   * pointer, as the reference client does (default true). Pre-emptive once
+   * the capabilities are known, else after the server's 413.
+   */
+  externalizeLargeRequests?: boolean;
 }
 
 /** What the server advertises on `OPTIONS {prefix}/health`. */
@@ -434,6 +443,7 @@ export class HttpTransport implements CallTransport {
     const mode = this.options.compression ?? "auto";
     const threshold = this.options.compressionThreshold ?? 1024;
     let coding = await this.requestCoding();
+    let externalized = false;
     for (let attempt = 0; ; attempt++) {
       const compress = coding === "gzip" && body.byteLength >= threshold;
       const headers = await this.userHeaders();
@@ -443,7 +453,16 @@ export class HttpTransport implements CallTransport {
       const accept = this.options.responseEncodings ?? ["zstd", "gzip"];
       if (accept.length > 0) headers.set(Headers_.vgiAcceptEncoding, accept.join(", "));
       const payload = compress ? gzipEncode(body) : body;
+      if (!externalized && (await this.shouldExternalize(payload.byteLength, false))) {
+        body = await this.externalize(body);
+        externalized = true;
+        continue;
+      }
       const outcome = await this.send(url, { method: "POST", headers, body: payload as BodyInit }, async (res) => {
+        if (res.status === 413 && !externalized && (await this.shouldExternalize(payload.byteLength, true))) {
+          await res.arrayBuffer().catch(() => undefined);
+          return { retryWith: coding, body: null, externalize: true };
+        }
         if (res.status === 415 && retry415 && attempt === 0 && mode === "auto") {
           // Re-read the codecs the server takes now; retry once if that changes what we send.
           const advertised = res.headers.get(Headers_.supportedEncodings);
@@ -458,8 +477,64 @@ export class HttpTransport implements CallTransport {
         return { retryWith: null, body: await this.toArrowBody(res) };
       });
       if (outcome.body) return outcome.body;
+      if ("externalize" in outcome) {
+        body = await this.externalize(body);
+        externalized = true;
+      }
       coding = outcome.retryWith;
     }
+  }
+
+  /**
+   * Whether a body of `size` bytes should go through an upload URL: the
+   * server caps requests below it and vends upload URLs. `after413` refreshes
+   * the capabilities first (the server just refused the body).
+   */
+  private async shouldExternalize(size: number, after413: boolean): Promise<boolean> {
+    if (this.options.externalizeLargeRequests === false) return false;
+    let caps = this.caps?.value;
+    if (after413) caps = await this.capabilities(true).catch(() => undefined);
+    return !!caps?.uploadUrlSupport && caps.maxRequestBytes !== undefined && size > caps.maxRequestBytes;
+  }
+
+  /** Upload `body` (an IPC stream of one batch) to a vended URL; the pointer body to send instead. */
+  private async externalize(body: Uint8Array): Promise<Uint8Array> {
+    const [pair] = await this.requestUploadUrls(1);
+    if (!pair) throw new ProtocolError("ProtocolError: the server returned no upload URL");
+    const put = await this.send(pair.uploadUrl, { method: "PUT", headers: { "Content-Type": ARROW_CONTENT_TYPE }, body: body as BodyInit }, async (res) => {
+      await res.arrayBuffer().catch(() => undefined);
+      return res.status;
+    });
+    if (put < 200 || put >= 300) {
+      throw new RpcError({ errorType: "ExternalUploadFailed", message: `ExternalUploadFailed: PUT to upload URL failed: HTTP ${put}` });
+    }
+    const { schema, batches } = decodeStreamSync(body);
+    const batch = batches[0];
+    if (!batch) throw new ProtocolError("ProtocolError: cannot externalize a request without a batch");
+    return encodeStream(schema, [makePointer(schema, pair.downloadUrl, batch.metadata)]);
+  }
+
+  /**
+   * Ask the server for `count` (1..100) pre-signed upload/download URL pairs
+   * (`POST {prefix}/__upload_url__/init`). Fails with `RpcError`
+   * (`NotSupported`) when the server vends none.
+   */
+  async requestUploadUrls(count = 1): Promise<UploadUrl[]> {
+    const url = `${this.baseUrl}${this.prefix}/${UPLOAD_URL_METHOD}/init`;
+    const headers = await this.userHeaders();
+    headers.set("Content-Type", ARROW_CONTENT_TYPE);
+    const request = uploadUrlRequest(count);
+    const body = await this.send(url, { method: "POST", headers, body: encodeStream(request.schema, [request]) as BodyInit }, async (res) => {
+      if (res.status === 404) {
+        await res.arrayBuffer().catch(() => undefined);
+        throw new RpcError({ errorType: "NotSupported", message: "NotSupported: Server does not support upload URLs" });
+      }
+      return this.toArrowBody(res);
+    });
+    const reader = await body.first();
+    const batch = await body.data(reader);
+    if (batch) await body.drain(reader);
+    return batch ? readUploadUrls(batch) : [];
   }
 
   private async toArrowBody(res: Response): Promise<ArrowBody> {
@@ -840,6 +915,16 @@ export async function httpCapabilities(baseUrl: string, options: HttpClientOptio
   const transport = new HttpTransport(baseUrl, options);
   try {
     return await transport.capabilities();
+  } finally {
+    await transport.close();
+  }
+}
+
+/** Ask an HTTP server for `count` pre-signed upload/download URL pairs (`POST {prefix}/__upload_url__/init`). */
+export async function requestUploadUrls(baseUrl: string, options: HttpClientOptions & { count?: number } = {}): Promise<UploadUrl[]> {
+  const transport = new HttpTransport(baseUrl, options);
+  try {
+    return await transport.requestUploadUrls(options.count ?? 1);
   } finally {
     await transport.close();
   }

@@ -8,7 +8,7 @@
  * `POST …/{method}/init` and `…/{method}/exchange` (streams),
  * `GET|HEAD|OPTIONS {prefix}/health`.
  */
-import type { RecordBatch, Schema } from "apache-arrow";
+import { RecordBatch, type Schema } from "apache-arrow";
 import { RpcServer, type ServerOptions } from "../server/server.js";
 import type { ServiceDefinition, StreamMethod } from "../service/definition.js";
 import { ANONYMOUS, type AuthContext, type Implementation } from "../service/implementation.js";
@@ -20,7 +20,10 @@ import { namedError } from "../server/errors.js";
 import { errorMessage, errorName, resolveRequest, runUnary, type Binding, type DispatchHost } from "../server/dispatch.js";
 import { AuthError, type Authenticate } from "./auth.js";
 import { BadEncodingError, BodyTooLargeError, readLimited, DECODABLE, ENCODABLE, UnsupportedEncodingError, decodeBody, gzipEncode, chooseResponseCoding } from "./compression.js";
-import { zstdEncode, wasmCodec } from "./zstd.js";
+import { zstdEncode } from "./zstd.js";
+import { UPLOAD_URL_METHOD, UPLOAD_URL_SCHEMA, requestedCount, vendUploadUrls, type UploadUrlProvider } from "./upload-urls.js";
+import type { ExternalFetchOptions } from "../external/fetch.js";
+import { isExternalPointer, resolvePointer } from "../external/pointer.js";
 import { ARROW_CONTENT_TYPE, Headers_, MIN_RESPONSE_BUDGET } from "./headers.js";
 import { normalizeKey, TokenSealer } from "./tokens.js";
 import type { StateClass } from "./state-codec.js";
@@ -51,6 +54,21 @@ export interface HttpServerOptions extends ServerOptions {
   compressResponses?: boolean;
   /** Called with the HTTP status and request id of each RPC (for access logs). */
   onHttpCall?: (info: HttpCallInfo) => void;
+  /**
+   * Vend pre-signed upload/download URL pairs on `{prefix}/__upload_url__/init`
+   * (advertised as `VGI-Upload-URL-Support: true`), so clients can upload a
+   * request too large to POST and send an external-location pointer instead.
+   */
+  uploadUrlProvider?: UploadUrlProvider;
+  /** Advertised as `VGI-Max-Upload-Bytes` with the provider (advertisement only: storage enforces it). */
+  maxUploadBytes?: number;
+  /**
+   * Resolve external-location pointer batches (`vgi_rpc.location`) in
+   * requests and exchange inputs: fetch policy and limits. On with defaults
+   * (https-only URLs, 256 MiB) when `uploadUrlProvider` is set; off (pointers
+   * refused with 400) otherwise, or when `false`.
+   */
+  externalInputs?: ExternalFetchOptions | false;
 }
 
 /** What the HTTP layer adds to a completed call's record. */
@@ -82,6 +100,8 @@ interface RequestFacts {
 }
 
 const VERSION_SAFE = Number.MAX_SAFE_INTEGER;
+/** Keys a request is dispatched by: taken from an external-location pointer, not from what it points at. */
+const DISPATCH_KEYS = [Keys.method, Keys.requestVersion, Keys.protocol, Keys.protocolVersion, Keys.streamState, Keys.callState];
 const BUDGET_RE = /^[1-9][0-9]*$/;
 
 /** Create the Fetch-API handler for a service (or for an existing RpcServer). */
@@ -105,6 +125,7 @@ class HttpApp {
   readonly streams: HttpStreams;
   private readonly capabilities: [string, string][];
   private readonly encodable: readonly string[];
+  private readonly externalInputs: ExternalFetchOptions | null;
 
   constructor(
     readonly server: RpcServer,
@@ -115,6 +136,7 @@ class HttpApp {
     for (const [name, v] of [
       ["maxRequestBytes", options.maxRequestBytes],
       ["maxResponseBytes", options.maxResponseBytes],
+      ["maxUploadBytes", options.maxUploadBytes],
     ] as const) {
       if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) throw new TypeError(`${name} must be a positive integer`);
     }
@@ -132,6 +154,11 @@ class HttpApp {
     ];
     if (options.maxRequestBytes !== undefined) this.capabilities.push([Headers_.maxRequestBytes, String(options.maxRequestBytes)]);
     if (options.maxResponseBytes !== undefined) this.capabilities.push([Headers_.maxResponseBytes, String(options.maxResponseBytes)]);
+    if (options.uploadUrlProvider) {
+      this.capabilities.push([Headers_.uploadUrlSupport, "true"]);
+      if (options.maxUploadBytes !== undefined) this.capabilities.push([Headers_.maxUploadBytes, String(options.maxUploadBytes)]);
+    }
+    this.externalInputs = options.externalInputs === false ? null : (options.externalInputs ?? (options.uploadUrlProvider ? {} : null));
   }
 
   async handle(request: Request, info?: HttpRequestInfo): Promise<Response> {
@@ -213,6 +240,9 @@ class HttpApp {
       }
     }
 
+    if (rest === `/${UPLOAD_URL_METHOD}/init` && this.options.uploadUrlProvider) {
+      return this.uploadUrls(request, facts, auth, this.options.uploadUrlProvider);
+    }
     const segments = rest.split("/").slice(1);
     if (segments.length === 1 && /^__\w+__$/.test(segments[0]!)) {
       const method = segments[0]!;
@@ -250,18 +280,8 @@ class HttpApp {
     const budget = this.responseBudget(request);
     if (budget instanceof Error) return errorStreamResponse(400, budget, this.server.serverId, requestId);
 
-    const contentType = request.headers.get("Content-Type");
-    if (contentType !== ARROW_CONTENT_TYPE) {
-      return errorStreamResponse(
-        415,
-        namedError(
-          "TypeError",
-          `Expected Content-Type: '${ARROW_CONTENT_TYPE}', got '${contentType ?? ""}'. All vgi-rpc HTTP requests must use Content-Type: ${ARROW_CONTENT_TYPE}`,
-        ),
-        this.server.serverId,
-        requestId,
-      );
-    }
+    const wrongType = this.checkContentType(request, requestId);
+    if (wrongType) return wrongType;
     const body = await this.readBody(request, facts);
     if (!(body instanceof Uint8Array)) return body;
 
@@ -285,6 +305,11 @@ class HttpApp {
       batch = decoded.batches[0] ?? null;
     } catch (err) {
       return errorStreamResponse(400, namedError("ProtocolError", `malformed request body: ${errorMessage(err)}`), this.server.serverId, requestId);
+    }
+    if (batch && isExternalPointer(batch)) {
+      const resolved = await this.resolveExternal(batch, def.kind === "unary" ? def.resultSchema : EMPTY_SCHEMA, requestId);
+      if (!(resolved instanceof RecordBatch)) return resolved;
+      batch = resolved;
     }
     const ctx = { binding, method, requestId, auth, remoteAddr, budget, protocol };
     if (suffix === "exchange") return this.streams.exchange(ctx, def as StreamMethod, batch);
@@ -413,6 +438,70 @@ class HttpApp {
   }
 
   /** Read and decode the request body within `maxRequestBytes`. */
+  private checkContentType(request: Request, requestId: string): ResponseParts | null {
+    const contentType = request.headers.get("Content-Type");
+    if (contentType === ARROW_CONTENT_TYPE) return null;
+    return errorStreamResponse(
+      415,
+      namedError(
+        "TypeError",
+        `Expected Content-Type: '${ARROW_CONTENT_TYPE}', got '${contentType ?? ""}'. All vgi-rpc HTTP requests must use Content-Type: ${ARROW_CONTENT_TYPE}`,
+      ),
+      this.server.serverId,
+      requestId,
+    );
+  }
+
+  /**
+   * Replace a pointer batch by the batch it points at. Refused (400) when
+   * external inputs are off; a failed fetch is the call's error (200 +
+   * `X-VGI-RPC-Error`), and the server stays usable.
+   */
+  private async resolveExternal(pointer: RecordBatch, errorSchema: Schema, requestId: string): Promise<RecordBatch | ResponseParts> {
+    if (!this.externalInputs) {
+      return errorStreamResponse(
+        400,
+        namedError("ProtocolError", `This server does not accept external-location pointer batches ('${Keys.location}'): send the batch inline.`),
+        this.server.serverId,
+        requestId,
+      );
+    }
+    try {
+      return await resolvePointer(pointer, this.externalInputs, DISPATCH_KEYS);
+    } catch (err) {
+      return errorStreamResponse(200, err, this.server.serverId, requestId, errorSchema);
+    }
+  }
+
+  /** `POST {prefix}/__upload_url__/init`: vend `count` upload URL pairs. */
+  private async uploadUrls(request: Request, facts: RequestFacts, auth: AuthContext, provider: UploadUrlProvider): Promise<ResponseParts> {
+    const { requestId } = facts;
+    if (request.method !== "POST") return jsonResponse(405, { title: "405 Method Not Allowed" }, [["Allow", "POST"]]);
+    const wrongType = this.checkContentType(request, requestId);
+    if (wrongType) return wrongType;
+    const body = await this.readBody(request, facts);
+    if (!(body instanceof Uint8Array)) return body;
+    let count: number;
+    let requestSchema: Schema;
+    try {
+      const decoded = decodeStreamSync(body);
+      requestSchema = decoded.schema;
+      count = requestedCount(decoded.batches[0] ?? null);
+    } catch (err) {
+      const error = err instanceof Error && "errorType" in err ? err : namedError("ProtocolError", `malformed request body: ${errorMessage(err)}`);
+      return errorStreamResponse(400, error, this.server.serverId, requestId, UPLOAD_URL_SCHEMA);
+    }
+    const stats = { inputBatches: 1, outputBatches: 1, inputRows: 1, outputRows: 0, inputBytes: 0, outputBytes: 0 };
+    const call = { method: UPLOAD_URL_METHOD, protocol: this.server.definition.name, kind: "unary" as const, stats, auth, requestSchema, requestRows: 1 };
+    try {
+      const batch = await vendUploadUrls(provider, count);
+      stats.outputRows = batch.numRows;
+      return { ...arrowResponse(200, UPLOAD_URL_SCHEMA, [batch]), call };
+    } catch (err) {
+      return { ...errorStreamResponse(500, err, this.server.serverId, requestId, UPLOAD_URL_SCHEMA), call: { ...call, error: err } };
+    }
+  }
+
   private async readBody(request: Request, facts: RequestFacts): Promise<Uint8Array | ResponseParts> {
     const cap = this.options.maxRequestBytes;
     const tooLarge = (after: boolean, size: number) =>
