@@ -144,6 +144,14 @@ describe("upload URLs", () => {
     assert.deepEqual([...again.getChild("value")!], [3]);
   });
 
+  test("a request that compresses under the cap but decodes over it is uploaded too (the server caps both)", TIMEOUT, async () => {
+    const c = httpConnect(ConformanceService, server.url, { compression: "gzip" });
+    const objects = await objectCount();
+    const text = "compressible ".repeat(2000);
+    assert.equal(await c.echo_string({ value: text }), text);
+    assert.equal((await objectCount()) - objects, 1);
+  });
+
   test("externalizeLargeRequests: false surfaces the 413", TIMEOUT, async () => {
     const c = httpConnect(ConformanceService, server.url, { externalizeLargeRequests: false });
     await assert.rejects(c.echo_string({ value: randomBytes(20_000).toString("hex") }), /413/);

@@ -453,13 +453,13 @@ export class HttpTransport implements CallTransport {
       const accept = this.options.responseEncodings ?? ["zstd", "gzip"];
       if (accept.length > 0) headers.set(Headers_.vgiAcceptEncoding, accept.join(", "));
       const payload = compress ? gzipEncode(body) : body;
-      if (!externalized && (await this.shouldExternalize(payload.byteLength, false))) {
+      if (!externalized && (await this.shouldExternalize(body.byteLength, false))) {
         body = await this.externalize(body);
         externalized = true;
         continue;
       }
       const outcome = await this.send(url, { method: "POST", headers, body: payload as BodyInit }, async (res) => {
-        if (res.status === 413 && !externalized && (await this.shouldExternalize(payload.byteLength, true))) {
+        if (res.status === 413 && !externalized && (await this.shouldExternalize(body.byteLength, true))) {
           await res.arrayBuffer().catch(() => undefined);
           return { retryWith: coding, body: null, externalize: true };
         }
@@ -486,9 +486,10 @@ export class HttpTransport implements CallTransport {
   }
 
   /**
-   * Whether a body of `size` bytes should go through an upload URL: the
-   * server caps requests below it and vends upload URLs. `after413` refreshes
-   * the capabilities first (the server just refused the body).
+   * Whether a body of `size` bytes (uncompressed: the server caps the decoded
+   * size too) should go through an upload URL: the server caps requests below
+   * it and vends upload URLs. `after413` refreshes the capabilities first (the
+   * server just refused the body).
    */
   private async shouldExternalize(size: number, after413: boolean): Promise<boolean> {
     if (this.options.externalizeLargeRequests === false) return false;
