@@ -26,6 +26,7 @@ import { conformanceImpl, conformanceStateClasses } from "../src/conformance/imp
 import { encodeStream } from "../src/wire/ipc.js";
 import { requestBatch } from "../src/client/connection.js";
 import { t } from "../src/schema/types.js";
+import { fakeStorageProvider, onlyLoopbackIp } from "../src/conformance/fake-storage.js";
 import { startWorker, stop, type Worker } from "./support/processes.js";
 import { referencePython } from "./support/reference.js";
 
@@ -34,21 +35,16 @@ const PROTOCOL = ConformanceService.name;
 
 let storage: Worker;
 
-/** Upload URL pairs from the fake storage (`POST /alloc`). */
+/** The fake storage's provider, counting the pairs it vends. */
 function storageProvider(base: string, calls: { n: number }): UploadUrlProvider {
+  const provider = fakeStorageProvider(base);
   return {
-    async generateUploadUrl() {
+    generateUploadUrl(schema) {
       calls.n++;
-      const res = await fetch(`${base}/alloc`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
-      const pair = (await res.json()) as { upload_url: string; download_url: string };
-      return { uploadUrl: pair.upload_url, downloadUrl: pair.download_url, expiresAt: new Date(Date.now() + 600_000) };
+      return provider.generateUploadUrl(schema);
     },
   };
 }
-
-const loopback = (url: string) => {
-  if (new URL(url).hostname !== "127.0.0.1") throw new Error("loopback only");
-};
 
 async function objectCount(): Promise<number> {
   const stats = (await (await fetch(`${storage.base}/_stats`)).json()) as { object_count: number };
@@ -88,7 +84,7 @@ describe("upload URLs", () => {
       uploadUrlProvider: storageProvider(storage.base, calls),
       maxUploadBytes: 1 << 20,
       maxRequestBytes: 4096,
-      externalInputs: { urlValidator: loopback },
+      externalInputs: { urlValidator: onlyLoopbackIp },
     });
   });
   after(async () => {

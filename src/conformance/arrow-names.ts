@@ -3,14 +3,9 @@
  * (`string`, `double`, `list<item: int64>`, `timestamp[us, tz=UTC]`), for
  * logs that other ports' tooling reads.
  */
-import { DataType, type Field, TimeUnit, Type, DateUnit, Precision } from "apache-arrow";
+import { DataType, type Field, Type, DateUnit, Precision } from "apache-arrow";
+import { UNITS } from "../introspection/type-tokens.js";
 
-const UNIT: Record<number, string> = {
-  [TimeUnit.SECOND]: "s",
-  [TimeUnit.MILLISECOND]: "ms",
-  [TimeUnit.MICROSECOND]: "us",
-  [TimeUnit.NANOSECOND]: "ns",
-};
 
 const child = (f: Field) => `${f.name}: ${arrowTypeName(f.type)}${f.nullable ? "" : " not null"}`;
 
@@ -38,11 +33,11 @@ export function arrowTypeName(type: DataType): string {
     case Type.Date:
       return t.unit === DateUnit.DAY ? "date32[day]" : "date64[ms]";
     case Type.Time:
-      return `time${t.bitWidth}[${UNIT[t.unit]}]`;
+      return `time${t.bitWidth}[${UNITS[t.unit]}]`;
     case Type.Timestamp:
-      return `timestamp[${UNIT[t.unit]}${t.timezone ? `, tz=${t.timezone}` : ""}]`;
+      return `timestamp[${UNITS[t.unit]}${t.timezone ? `, tz=${t.timezone}` : ""}]`;
     case Type.Duration:
-      return `duration[${UNIT[t.unit]}]`;
+      return `duration[${UNITS[t.unit]}]`;
     case Type.Decimal:
       return `decimal${t.bitWidth}(${t.precision}, ${t.scale})`;
     case Type.List:

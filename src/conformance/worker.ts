@@ -28,7 +28,7 @@ import { nodeChannel } from "../transport/node-stream.js";
 import { serveSocket } from "../transport/socket.js";
 import { serveHttp } from "../transport/http-node.js";
 import { createHttpHandler } from "../http/server.js";
-import type { UploadUrlProvider } from "../http/upload-urls.js";
+import { fakeStorageProvider, loopbackOnly, onlyLoopbackIp } from "./fake-storage.js";
 import { AuthError, type AuthReason, type Authenticate } from "../http/auth.js";
 import { Reflection } from "../introspection/reflection.js";
 import { randomHex } from "../util/ids.js";
@@ -228,33 +228,6 @@ async function main(): Promise<void> {
   await server.serve(channel, { transport: "pipe" });
   process.exit(0);
 }
-
-/** Upload URLs from the reference's fake storage service: `POST {base}/alloc` vends a PUT/GET pair. */
-function fakeStorageProvider(base: string): UploadUrlProvider {
-  return {
-    async generateUploadUrl() {
-      const res = await fetch(`${base}/alloc`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
-      if (!res.ok) throw new Error(`fake storage /alloc failed: HTTP ${res.status}`);
-      const pair = (await res.json()) as { upload_url?: string; download_url?: string; object_url?: string };
-      const uploadUrl = pair.upload_url ?? pair.object_url;
-      const downloadUrl = pair.download_url ?? pair.object_url;
-      if (!uploadUrl || !downloadUrl) throw new Error("fake storage /alloc returned no URLs");
-      return { uploadUrl, downloadUrl, expiresAt: new Date(Date.now() + 3600_000) };
-    },
-  };
-}
-
-/** Fake storage lives on loopback: allow plain-HTTP loopback URLs and nothing else (narrower than no policy). */
-const loopbackOnly = (url: string): void => {
-  const u = new URL(url);
-  if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error(`refusing non-HTTP external location URL (${u.protocol})`);
-  if (!["127.0.0.1", "[::1]", "localhost"].includes(u.hostname)) throw new Error(`refusing non-loopback external location URL (host ${u.hostname})`);
-};
-
-/** The external-security fixture's host policy: 127.0.0.1 only (so a redirect to `localhost` is refused). */
-const onlyLoopbackIp = (url: string): void => {
-  if (new URL(url).hostname !== "127.0.0.1") throw new Error("external-security fixture permits only 127.0.0.1");
-};
 
 /** Reasons a request may ask `--reject-auth` to refuse it with (the conformance suite's closed set, minus the derived ones). */
 const REQUESTABLE_REASONS: ReadonlySet<string> = new Set(["missing_credential", "invalid_credential", "expired_credential", "insufficient_scope"]);

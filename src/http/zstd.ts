@@ -56,12 +56,9 @@ export async function zstdCodecFor(size: number): Promise<"runtime" | "wasm" | "
 
 /** A zstd frame of `data` (see the module comment for the codec chosen). */
 export async function zstdEncode(data: Uint8Array): Promise<Uint8Array> {
-  const runtime = runtimeCodec();
-  if (runtime) return runtime(data);
-  if (data.byteLength <= WASM_ZSTD_MAX_BYTES) {
-    const compress = await wasmCodec();
-    if (compress) return compress(data);
-  }
+  const codec = await zstdCodecFor(data.byteLength);
+  if (codec === "runtime") return runtimeCodec()!(data);
+  if (codec === "wasm") return (await wasmCodec())!(data);
   return zstdStored(data);
 }
 

@@ -30,24 +30,19 @@ export const MethodInfo = t.struct("MethodInfo", {
   deprecation_message: t.string.default(""),
 });
 
-export const ServiceDescription = t.struct("ServiceDescription", {
+/** What a protocol summary and a full description both start with (same names, order and types). */
+const summaryFields = {
   protocol: t.string,
   protocol_version: t.string,
   protocol_hash: t.string,
   deprecated: t.bool,
   deprecation_message: t.string,
   features: t.list(t.string),
-  methods: t.list(MethodInfo),
-});
+};
 
-export const ProtocolSummary = t.struct("ProtocolSummary", {
-  protocol: t.string,
-  protocol_version: t.string,
-  protocol_hash: t.string,
-  deprecated: t.bool,
-  deprecation_message: t.string,
-  features: t.list(t.string),
-});
+export const ServiceDescription = t.struct("ServiceDescription", { ...summaryFields, methods: t.list(MethodInfo) });
+
+export const ProtocolSummary = t.struct("ProtocolSummary", summaryFields);
 
 export const ProtocolList = t.struct("ProtocolList", {
   server_id: t.string,

@@ -6,7 +6,8 @@
  */
 import { type DataType, DateUnit, type Field, IntervalUnit, Precision, type Schema, TimeUnit, Type, UnionMode } from "apache-arrow";
 
-const UNITS: Record<number, string> = {
+/** Arrow time units as `s`/`ms`/`us`/`ns`. */
+export const UNITS: Record<number, string> = {
   [TimeUnit.SECOND]: "s",
   [TimeUnit.MILLISECOND]: "ms",
   [TimeUnit.MICROSECOND]: "us",
