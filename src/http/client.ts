@@ -453,13 +453,14 @@ export class HttpTransport implements CallTransport {
       const accept = this.options.responseEncodings ?? ["zstd", "gzip"];
       if (accept.length > 0) headers.set(Headers_.vgiAcceptEncoding, accept.join(", "));
       const payload = compress ? gzipEncode(body) : body;
-      if (!externalized && (await this.shouldExternalize(body.byteLength, false))) {
+      if (!externalized && this.overUploadCap(body.byteLength)) {
         body = await this.externalize(body);
         externalized = true;
         continue;
       }
       const outcome = await this.send(url, { method: "POST", headers, body: payload as BodyInit }, async (res) => {
-        if (res.status === 413 && !externalized && (await this.shouldExternalize(body.byteLength, true))) {
+        // The server refused the body: refresh its capabilities, then see whether an upload URL helps.
+        if (res.status === 413 && !externalized && this.options.externalizeLargeRequests !== false && (await this.capabilities(true).then(() => this.overUploadCap(body.byteLength), () => false))) {
           await res.arrayBuffer().catch(() => undefined);
           return { retryWith: coding, body: null, externalize: true };
         }
@@ -487,14 +488,12 @@ export class HttpTransport implements CallTransport {
 
   /**
    * Whether a body of `size` bytes (uncompressed: the server caps the decoded
-   * size too) should go through an upload URL: the server caps requests below
-   * it and vends upload URLs. `after413` refreshes the capabilities first (the
-   * server just refused the body).
+   * size too) should go through an upload URL, by the cached capabilities:
+   * the server caps requests below `size` and vends upload URLs.
    */
-  private async shouldExternalize(size: number, after413: boolean): Promise<boolean> {
+  private overUploadCap(size: number): boolean {
     if (this.options.externalizeLargeRequests === false) return false;
-    let caps = this.caps?.value;
-    if (after413) caps = await this.capabilities(true).catch(() => undefined);
+    const caps = this.caps?.value;
     return !!caps?.uploadUrlSupport && caps.maxRequestBytes !== undefined && size > caps.maxRequestBytes;
   }
 

@@ -437,7 +437,7 @@ class HttpApp {
     return Number(v);
   }
 
-  /** Read and decode the request body within `maxRequestBytes`. */
+  /** A 415 unless the request is Arrow IPC. */
   private checkContentType(request: Request, requestId: string): ResponseParts | null {
     const contentType = request.headers.get("Content-Type");
     if (contentType === ARROW_CONTENT_TYPE) return null;
@@ -502,6 +502,7 @@ class HttpApp {
     }
   }
 
+  /** Read and decode the request body within `maxRequestBytes`. */
   private async readBody(request: Request, facts: RequestFacts): Promise<Uint8Array | ResponseParts> {
     const cap = this.options.maxRequestBytes;
     const tooLarge = (after: boolean, size: number) =>
