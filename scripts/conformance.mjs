@@ -89,8 +89,9 @@ function log(msg) {
 }
 
 function referenceBin() {
-  const tool = resolve(root, "../shared/tools/reference-python");
-  const r = spawnSync(tool, [], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  if (process.env.VGI_REF_BIN) return process.env.VGI_REF_BIN;
+  const tool = resolve(root, "scripts/reference-python.sh");
+  const r = spawnSync("bash", [tool], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   if (r.status !== 0) throw new Error(`${tool} failed (exit ${r.status})`);
   return r.stdout.trim().split("\n").pop();
 }

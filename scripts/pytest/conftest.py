@@ -2,7 +2,7 @@
 
 Run with the reference interpreter, e.g.::
 
-    "$(../shared/tools/reference-python)/python" -m pytest scripts/pytest -q
+    "$(bash scripts/reference-python.sh)/python" -m pytest scripts/pytest -q
 
 Our worker is served over a subprocess pipe, a unix socket, TCP and HTTP
 (``--http 0``; one session-scoped worker per HTTP configuration the suite

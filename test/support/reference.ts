@@ -1,6 +1,6 @@
 /**
- * Locates the Python reference implementation (provisioned by
- * ../shared/tools/reference-python, cached under ~/.cache) for cross-language tests.
+ * Locates the Python reference implementation (provisioned by the project's
+ * scripts/reference-python.sh, cached under ~/.cache) for cross-language tests.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -18,7 +18,7 @@ export function referenceBin(): string {
   if (cached) return cached;
   const fromEnv = process.env.VGI_REF_BIN;
   if (fromEnv && existsSync(join(fromEnv, "python"))) return (cached = fromEnv);
-  const script = resolve(repoRoot, "..", "shared", "tools", "reference-python");
+  const script = resolve(repoRoot, "scripts", "reference-python.sh");
   if (!existsSync(script)) throw new Error(`reference provisioning script not found at ${script}`);
   cached = execFileSync("bash", [script], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
   return cached;
