@@ -5,7 +5,7 @@
  * over every raw transport, validate the worker's access log, and print a
  * per-transport table. Exits non-zero on any failure.
  *
- *   npm run test:conformance              # pipe, unix, tcp, http, http-capped, describe, pytest
+ *   npm run test:conformance              # pipe, unix, tcp, http, http-capped, describe, pytest, adversarial, limits, soak
  *   npm run test:conformance -- pipe tcp  # a subset
  *   VGI_CONFORMANCE_FILTER='scalar*' npm run test:conformance
  *
@@ -20,6 +20,14 @@
  * suite (scripts/pytest/) over pipe, unix, tcp and HTTP (one worker per HTTP
  * configuration the suite asks for); fixtures for features not implemented
  * yet skip with their reason (scripts/pytest/conftest.py).
+ *
+ * Rows `adversarial`, `limits` and `soak` break the pytest run down (from its
+ * JUnit XML) into the reference's hostile-input groups: the raw and HTTP
+ * adversarial request contracts, the compressed HTTP request cap, and the
+ * resource soak (a dedicated worker whose RSS, descriptors, threads and
+ * children are sampled between epochs). They are part of the `pytest` row's
+ * counts, not in addition to them. Asked for without `pytest`, only those
+ * groups run (`-k` selection).
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, readFileSync } from "node:fs";
@@ -44,7 +52,13 @@ const EXCLUSIONS = [
 ];
 
 const RUNNER_TRANSPORTS = ["pipe", "unix", "tcp", "http", "http-capped"];
-const ALL_TRANSPORTS = [...RUNNER_TRANSPORTS, "describe", "pytest"];
+/** Breakdown rows of the pytest run: row name → the reference test classes it counts. */
+const PYTEST_GROUPS = {
+  adversarial: ["TestAdversarialRawRequestContract", "TestAdversarialHttpRequestContract"],
+  limits: ["TestCompressedHttpRequestCap"],
+  soak: ["TestResourceSoak"],
+};
+const ALL_TRANSPORTS = [...RUNNER_TRANSPORTS, "describe", "pytest", ...Object.keys(PYTEST_GROUPS)];
 
 /** Reference describe-conformance checks against our worker's reflection answer (prints JSON). */
 const DESCRIBE_CHECK = `
@@ -70,8 +84,27 @@ function runDescribe(bin) {
   }
 }
 
-function runPytest(bin) {
-  const r = spawnSync(join(bin, "python"), ["-m", "pytest", join(root, "scripts/pytest"), "-q", "-p", "no:cacheprovider", "-W", "ignore", "-rfE"], {
+/**
+ * Per-group counts from pytest's JUnit XML: a test case counts as failed when
+ * it has a <failure> or <error>, skipped when it has <skipped>, else passed.
+ */
+function groupCounts(xml, classes) {
+  const counts = { passed: 0, failed: 0, skipped: 0 };
+  const cases = xml.match(/<testcase\b[^>]*?(?:\/>|>[\s\S]*?<\/testcase>)/g) ?? [];
+  for (const c of cases) {
+    const cls = (c.match(/\bclassname="([^"]*)"/) ?? [, ""])[1].split(".").pop();
+    if (!classes.includes(cls)) continue;
+    if (/<(failure|error)\b/.test(c)) counts.failed++;
+    else if (/<skipped\b/.test(c)) counts.skipped++;
+    else counts.passed++;
+  }
+  return counts;
+}
+
+function runPytest(bin, junitXml, selection) {
+  const args = ["-m", "pytest", join(root, "scripts/pytest"), "-q", "-p", "no:cacheprovider", "-W", "ignore", "-rfE", "--junitxml", junitXml];
+  if (selection) args.push("-k", selection);
+  const r = spawnSync(join(bin, "python"), args, {
     cwd: root,
     encoding: "utf8",
     maxBuffer: 64 << 20,
@@ -155,7 +188,8 @@ function runRunner(bin, transportArgs, accessLog, filter) {
 
 async function main() {
   const requested = process.argv.slice(2).filter((a) => !a.startsWith("-"));
-  const transports = requested.length ? requested : ALL_TRANSPORTS;
+  // The group rows read the pytest run's report, so `pytest` (when asked for) runs before them.
+  const transports = (requested.length ? requested : ALL_TRANSPORTS).sort((a, b) => (a in PYTEST_GROUPS) - (b in PYTEST_GROUPS));
   for (const t of transports) if (!ALL_TRANSPORTS.includes(t)) throw new Error(`unknown transport ${t}`);
 
   const bin = referenceBin();
@@ -173,6 +207,8 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), "vgi-conformance-"));
   const rows = [];
   let failed = false;
+  /** JUnit XML of this invocation's pytest run, once there is one. */
+  let pytestXml = null;
   try {
     for (const transport of transports) {
       if (transport === "describe") {
@@ -184,9 +220,32 @@ async function main() {
         rows.push({ transport, passed: d.report?.passed ?? "-", failed: d.report?.failed ?? "-", skipped: d.report?.skipped ?? "-", excluded: 0, accessLog: "n/a" });
         continue;
       }
+      if (transport in PYTEST_GROUPS) {
+        // Counted from the pytest run (below, or a -k run of just the groups asked for).
+        if (!pytestXml) {
+          const groups = transports.filter((t) => t in PYTEST_GROUPS);
+          log(`running the reference pytest groups ${groups.join(", ")}`);
+          pytestXml = join(dir, "pytest.xml");
+          const p = runPytest(bin, pytestXml, groups.flatMap((g) => PYTEST_GROUPS[g]).join(" or "));
+          if (p.failed || p.status !== 0) failed = true;
+          for (const f of p.failures) log(f);
+          if (p.status !== 0 && !p.failures.length) log(`pytest exit ${p.status}: ${p.summary}`);
+        }
+        let xml = "";
+        try {
+          xml = readFileSync(pytestXml, "utf8");
+        } catch {
+          /* no report: counted as missing below */
+        }
+        const c = groupCounts(xml, PYTEST_GROUPS[transport]);
+        if (!xml || c.failed || c.passed + c.failed + c.skipped === 0) failed = true;
+        rows.push({ transport, ...c, excluded: 0, accessLog: "n/a", note: xml ? (c.passed + c.failed + c.skipped ? undefined : "no tests collected") : "no JUnit report" });
+        continue;
+      }
       if (transport === "pytest") {
         log("running the reference pytest suite");
-        const p = runPytest(bin);
+        pytestXml = join(dir, "pytest.xml");
+        const p = runPytest(bin, pytestXml);
         if (p.failed || p.status !== 0) failed = true;
         for (const f of p.failures) log(f);
         if (p.status !== 0 && !p.failures.length) log(`pytest exit ${p.status}: ${p.summary}`);

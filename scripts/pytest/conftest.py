@@ -200,6 +200,32 @@ def conformance_http_cold_call_cache_port(conformance_http_port):
     return conformance_http_port
 
 
+@pytest.fixture
+def conformance_resource_soak_target():
+    """A dedicated unix-socket worker per soak test: its pid is sampled, each ``connect()`` opens a fresh connection."""
+    from vgi_rpc.conformance import ConformanceService
+    from vgi_rpc.conformance._resource_soak_pytest import ResourceSoakTarget
+    from vgi_rpc.rpc import unix_connect
+
+    with tempfile.TemporaryDirectory() as d:
+        path = str(Path(d) / "soak.sock")
+        proc = subprocess.Popen([*WORKER, "--unix", path], stdout=subprocess.PIPE, stderr=None, text=True)
+        try:
+            line = proc.stdout.readline().strip()
+            if not line.startswith("UNIX:"):
+                raise RuntimeError(f"soak worker did not announce its socket: {line!r}")
+            address = line.split(":", 1)[1]
+
+            def connect():
+                return unix_connect(ConformanceService, address)
+
+            # Node's JIT tiers up and V8's heap grows its semi-spaces lazily: warm up twice as long as the default.
+            yield ResourceSoakTarget(name="typescript-unix", pid=proc.pid, connect=connect, warmup_multiplier=2)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
 def _conn(request, kind, protocol=None):
     if kind == "http":
         return _factory(kind, request.getfixturevalue("conformance_http_port"), protocol)
@@ -256,7 +282,6 @@ _NOT_PROVIDED = {
     "conformance_http_sticky_auth_port": "sticky sessions not implemented",
     "conformance_http_serve_start_fail_once_port": "no injectable serve-start hook in our worker",
     "conformance_transport_kind_probes": "transport-kind probe hook not wired for our worker",
-    "conformance_resource_soak_target": "resource-soak harness (ResourceSoakTarget) not wired for our worker",
 }
 
 
