@@ -2,7 +2,7 @@
  * Builders and readers for the framework's own batches: requests, log and
  * error batches, and the classification every client applies to a response.
  */
-import { Data, RecordBatch, Schema, Struct, makeData, type Field } from "apache-arrow";
+import { Data, RecordBatch, Schema, Struct, makeBuilder, makeData, type Field } from "apache-arrow";
 import { RpcError } from "../errors.js";
 import { ErrorKinds, Keys, type LogLevel } from "./keys.js";
 
@@ -14,9 +14,19 @@ export function makeBatch(schema: Schema, columns: readonly Data[], rows: number
   return new RecordBatch(schema, data, metadata);
 }
 
-/** A zero-row batch on `schema` (every column empty), with custom metadata. */
+const emptyColumns = new WeakMap<Schema, Data[]>();
+
+/**
+ * A zero-row batch on `schema` (every column empty), with custom metadata.
+ * Works for every Arrow type: lists, maps and unions get their offsets and
+ * (empty) children, dictionaries an empty dictionary, nested types recursively.
+ */
 export function emptyBatch(schema: Schema, metadata?: Map<string, string>): RecordBatch {
-  const children = schema.fields.map((f) => makeData({ type: f.type, length: 0, nullCount: 0 } as never) as Data);
+  let children = emptyColumns.get(schema);
+  if (!children) {
+    children = schema.fields.map((f) => makeBuilder({ type: f.type }).finish().flush() as Data);
+    emptyColumns.set(schema, children);
+  }
   return makeBatch(schema, children, 0, metadata);
 }
 
