@@ -9,14 +9,36 @@ import { IpcStreamReader, IpcStreamWriter, MessageFramer, encodeStream } from ".
 import { EMPTY_SCHEMA, emptyBatch, makeBatch, readLog, type LogMessage } from "../wire/batches.js";
 import { Keys, REQUEST_VERSION } from "../wire/keys.js";
 import { ProtocolError, TransportError } from "../errors.js";
+import { withDefaultLimits, type ByteStreamLimits } from "../wire/limits.js";
 import { drainLogs, nextData } from "./response-reader.js";
 import type { CallTransport, RequestSpec } from "./transport.js";
 import type { ExchangeMethod, ProducerMethod } from "../service/definition.js";
 import { PipeExchangeSession, PipeProducerStream } from "./streams.js";
 
-export interface ConnectionOptions {
+/**
+ * Options of a byte-stream client. Its limits (`maxMessageBytes`, default
+ * 256 MiB; `messageTimeoutMs`, default 30 s; `minBytesPerSecond`, default
+ * 1 MiB/s) bound what the server can make it buffer or wait for.
+ */
+export interface ConnectionOptions extends ByteStreamLimits {
   /** Receives server log messages (non-error log batches). */
   onLog?: (log: LogMessage) => void;
+  /**
+   * Time limit (ms) of each call: a unary call, a stream's open, each
+   * `next`/`exchange`, and closing or cancelling it (waiting for the
+   * connection is not counted). On expiry it fails with {@link CallTimeoutError}
+   * and the connection is closed: the byte stream can no longer be trusted.
+   * Default: none.
+   */
+  timeoutMs?: number;
+}
+
+/** A call got no complete response within the client's `timeoutMs`; the connection is closed. */
+export class CallTimeoutError extends TransportError {
+  constructor(readonly timeoutMs: number) {
+    super(`call timed out after ${timeoutMs} ms; the connection is closed`);
+    this.name = "CallTimeoutError";
+  }
 }
 
 export type { RequestSpec };
@@ -59,7 +81,27 @@ export class RpcConnection implements CallTransport {
     readonly channel: ByteChannel,
     readonly options: ConnectionOptions = {},
   ) {
-    this.framer = new MessageFramer(channel.source);
+    this.framer = new MessageFramer(channel.source, withDefaultLimits(options));
+  }
+
+  /**
+   * Run one call's I/O under the call timeout. On expiry the connection is
+   * marked unusable and closed, which also ends the I/O left pending.
+   */
+  async timed<T>(op: () => Promise<T>): Promise<T> {
+    const ms = this.options.timeoutMs;
+    if (ms === undefined || !(ms > 0)) return op();
+    const pending = op();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(this.fail(new CallTimeoutError(ms))), ms);
+    });
+    try {
+      return await Promise.race([pending, expired]);
+    } finally {
+      clearTimeout(timer);
+      pending.catch(() => {}); // settles (fails) once the channel is closed
+    }
   }
 
   /** Deliver a log batch to the callback. */
@@ -81,7 +123,13 @@ export class RpcConnection implements CallTransport {
   /** Mark the byte stream unusable after an I/O or framing failure. */
   fail(err: unknown): TransportError {
     const e = err instanceof TransportError ? err : new TransportError(`connection failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-    this.broken ??= e;
+    if (!this.broken) {
+      this.broken = e;
+      // Nothing more can be read or written in sync: let the server see the end too.
+      void Promise.resolve()
+        .then(() => this.channel.close())
+        .catch(() => {});
+    }
     return e;
   }
 
@@ -130,11 +178,13 @@ export class RpcConnection implements CallTransport {
   async unary(spec: RequestSpec): Promise<RecordBatch | null> {
     const release = await this.acquire();
     try {
-      await this.write(encodeStream(spec.schema, [requestBatch(spec)]));
-      const reader = await this.openStream();
-      const result = await this.readData(reader);
-      if (result) await this.drain(reader);
-      return result;
+      return await this.timed(async () => {
+        await this.write(encodeStream(spec.schema, [requestBatch(spec)]));
+        const reader = await this.openStream();
+        const result = await this.readData(reader);
+        if (result) await this.drain(reader);
+        return result;
+      });
     } finally {
       release();
     }

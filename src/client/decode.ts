@@ -17,10 +17,16 @@ function checkSchema(expected: Schema, actual: Schema, what: string): void {
   }
 }
 
-/** The value of a unary result batch, checked against the declared result schema. */
+/**
+ * The value of a unary result batch, checked against the declared result
+ * schema. It is read from the declared result field (`result`) by name, as
+ * the reference client does, wherever the server put that column.
+ */
 export function decodeResult(type: VType, resultSchema: Schema, batch: RecordBatch, method: string): unknown {
   checkSchema(resultSchema, batch.schema, `result of '${method}'`);
-  return decodeValue(type, batch.data.children[0]!, "result");
+  const name = resultSchema.fields[0]!.name;
+  if (batch.numRows < 1) throw new ProtocolError(`ProtocolError: result of '${method}' has no rows`);
+  return decodeValue(type, batch.data.children[batch.schema.fields.findIndex((f) => f.name === name)]!, name);
 }
 
 /** A stream header, checked against the declared header struct. */

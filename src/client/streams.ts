@@ -44,29 +44,7 @@ abstract class StreamSession<H> {
   async open(spec: RequestSpec): Promise<this> {
     this.release = await this.conn.acquire();
     try {
-      await this.conn.write(encodeStream(spec.schema, [requestBatch(spec)]));
-      if (this.def.header) {
-        const hs = await this.conn.openStream();
-        let batch;
-        try {
-          batch = await this.conn.readData(hs); // throws an init error
-          if (!batch) throw new ProtocolError("ProtocolError: stream header IPC stream ended without a data batch");
-          await this.conn.drain(hs);
-        } catch (err) {
-          // Init failed: the server drains our input, so send it an empty one.
-          if (!hs.done) await this.conn.drain(hs).catch(() => {});
-          await this.input.end();
-          throw err;
-        }
-        try {
-          this.header = decodeHeader(this.def.header as StructType, batch) as H;
-        } catch (err) {
-          // The stream started but its header is unusable here: close it as a client would.
-          await this.input.end();
-          await this.conn.drain(await this.conn.openStream());
-          throw err;
-        }
-      }
+      await this.conn.timed(() => this.start(spec));
     } catch (err) {
       this.finished = true;
       this.input.ended = true;
@@ -74,6 +52,33 @@ abstract class StreamSession<H> {
       throw err;
     }
     return this;
+  }
+
+  /** Write the request; read and check the header, if any. */
+  private async start(spec: RequestSpec): Promise<void> {
+    await this.conn.write(encodeStream(spec.schema, [requestBatch(spec)]));
+    if (this.def.header) {
+      const hs = await this.conn.openStream();
+      let batch;
+      try {
+        batch = await this.conn.readData(hs); // throws an init error
+        if (!batch) throw new ProtocolError("ProtocolError: stream header IPC stream ended without a data batch");
+        await this.conn.drain(hs);
+      } catch (err) {
+        // Init failed: the server drains our input, so send it an empty one.
+        if (!hs.done) await this.conn.drain(hs).catch(() => {});
+        await this.input.end();
+        throw err;
+      }
+      try {
+        this.header = decodeHeader(this.def.header as StructType, batch) as H;
+      } catch (err) {
+        // The stream started but its header is unusable here: close it as a client would.
+        await this.input.end();
+        await this.conn.drain(await this.conn.openStream());
+        throw err;
+      }
+    }
   }
 
   protected done(): void {
@@ -108,8 +113,10 @@ abstract class StreamSession<H> {
   private async finish(endInput: () => Promise<void>): Promise<void> {
     if (this.finished) return;
     try {
-      await endInput();
-      await this.conn.drain(await this.outputStream());
+      await this.conn.timed(async () => {
+        await endInput();
+        await this.conn.drain(await this.outputStream());
+      });
     } finally {
       this.done();
     }
@@ -140,8 +147,11 @@ export class PipeProducerStream<H = undefined> extends StreamSession<H> implemen
     if (this.cancelled) throw new ProtocolError("ProtocolError: Stream has been closed or cancelled");
     if (this.finished) return null;
     this.tick ??= emptyBatch(EMPTY_SCHEMA);
-    await this.input.send(metadata === undefined ? this.tick : emptyBatch(EMPTY_SCHEMA, metadataMap(metadata)));
-    const batch = await this.readTurn();
+    const tick = metadata === undefined ? this.tick : emptyBatch(EMPTY_SCHEMA, metadataMap(metadata));
+    const batch = await this.conn.timed(async () => {
+      await this.input.send(tick);
+      return this.readTurn();
+    });
     if (!batch) {
       await this.close();
       return null;
@@ -165,8 +175,10 @@ export class PipeExchangeSession<H = undefined> extends StreamSession<H> impleme
   async exchange(input: ExchangeInput): Promise<RecordBatch> {
     if (this.finished) throw new ProtocolError("ProtocolError: Stream has been closed or cancelled");
     const batch = toInputBatch(this.def as ExchangeMethod, input);
-    await this.input.send(batch);
-    const out = await this.readTurn();
+    const out = await this.conn.timed(async () => {
+      await this.input.send(batch);
+      return this.readTurn();
+    });
     if (!out) {
       await this.close();
       throw new ProtocolError("ProtocolError: server ended the exchange stream");

@@ -22,6 +22,13 @@
  *                       --max-request-bytes; 64 MiB advertised upload cap)
  *     --reject-localhost-redirects  fetch only 127.0.0.1 URLs (redirect hops included)
  *   ... --describe                                  # accepted; reflection is always hosted
+ *   ... --max-message-bytes N   largest IPC message accepted on pipe/unix/tcp (default 4 GiB here:
+ *                               the reference suite echoes 2^31+1 bytes; the library default is 256 MiB)
+ *   --unix/--tcp: --max-connections N   connections served at once (default 64, 0: no cap;
+ *                                        env VGI_RPC_MAX_CONNECTIONS), as the reference worker
+ *                 --idle-timeout S      exit after S seconds with no connection (the reference
+ *                                        worker's self-shutdown; startup grace max(S, 60); default 0: never)
+ *                 --connection-idle-timeout S  close a connection idle for S seconds (default 300, 0: never)
  */
 import { RpcServer, hosted, type ServerOptions } from "../server/server.js";
 import { nodeChannel } from "../transport/node-stream.js";
@@ -57,13 +64,18 @@ interface Args {
   maxFetchBytes?: number;
   maxDecompressedFetchBytes?: number;
   rejectLocalhostRedirects: boolean;
+  maxMessageBytes: number;
+  maxConnections: number;
+  idleTimeout: number;
+  connectionIdleTimeout?: number;
 }
 
 const USAGE =
-  "usage: vgi-rpc-conformance-worker [--pipe | --unix PATH | --tcp [HOST:]PORT | --http [PORT] [--host H] [--prefix P] [--token-key HEX] [--token-ttl S] [--max-request-bytes N] [--max-response-bytes N] [--no-compression] [--cors-origin O]... [--reject-auth] [--fake-storage URL [--max-fetch-bytes N] [--max-decompressed-fetch-bytes N] [--reject-localhost-redirects]]] [--access-log PATH [--access-log-debug]] [--describe]";
+  "usage: vgi-rpc-conformance-worker [--pipe | --unix PATH | --tcp [HOST:]PORT | --http [PORT] [--host H] [--prefix P] [--token-key HEX] [--token-ttl S] [--max-request-bytes N] [--max-response-bytes N] [--no-compression] [--cors-origin O]... [--reject-auth] [--fake-storage URL [--max-fetch-bytes N] [--max-decompressed-fetch-bytes N] [--reject-localhost-redirects]]] [--access-log PATH [--access-log-debug]] [--describe] [--max-message-bytes N] [--max-connections N] [--idle-timeout S] [--connection-idle-timeout S]";
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { accessLogDebug: false, describe: false, host: "127.0.0.1", prefix: "", noCompression: false, corsOrigins: [], rejectAuth: false, rejectLocalhostRedirects: false };
+  const args: Args = { accessLogDebug: false, describe: false, host: "127.0.0.1", prefix: "", noCompression: false, corsOrigins: [], rejectAuth: false, rejectLocalhostRedirects: false,
+    maxMessageBytes: 2 ** 32, maxConnections: Number(process.env.VGI_RPC_MAX_CONNECTIONS ?? 64), idleTimeout: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
@@ -137,6 +149,18 @@ function parseArgs(argv: string[]): Args {
       case "--describe":
         args.describe = true;
         break;
+      case "--max-message-bytes":
+        args.maxMessageBytes = Number(value());
+        break;
+      case "--max-connections":
+        args.maxConnections = Number(value());
+        break;
+      case "--idle-timeout":
+        args.idleTimeout = Number(value());
+        break;
+      case "--connection-idle-timeout":
+        args.connectionIdleTimeout = Number(value());
+        break;
       case "-h":
       case "--help":
         process.stderr.write(USAGE + "\n");
@@ -170,6 +194,7 @@ async function main(): Promise<void> {
     serverId,
     // Every conformance worker hosts conformance.Secondary.v1 beside the primary.
     protocols: [hosted(Secondary, secondaryImpl())],
+    maxMessageBytes: args.maxMessageBytes,
     onError: (err) => process.stderr.write(`vgi-rpc-conformance-worker: ${err instanceof Error ? err.stack : String(err)}\n`),
   };
   if (args.accessLog) {
@@ -211,10 +236,16 @@ async function main(): Promise<void> {
 
   if (args.unix !== undefined || args.tcp !== undefined) {
     const where = args.unix !== undefined ? { path: args.unix } : parseTcp(args.tcp!);
-    const server = await serveSocket(ConformanceService, impl, where, options);
+    const server = await serveSocket(ConformanceService, impl, where, {
+      ...options,
+      maxConnections: args.maxConnections,
+      idleShutdownMs: args.idleTimeout * 1000,
+      idleTimeoutMs: args.connectionIdleTimeout === undefined ? undefined : args.connectionIdleTimeout * 1000,
+    });
     const a = server.address;
     process.stdout.write(typeof a === "string" ? `UNIX:${a}\n` : `TCP:${a.host}:${a.port}\n`);
-    const stop = () => void server.close().then(() => process.exit(0));
+    void server.closed.then(() => process.exit(0));
+    const stop = () => void server.close();
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
     return;

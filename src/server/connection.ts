@@ -7,6 +7,7 @@
 import type { RecordBatch, Schema } from "apache-arrow";
 import type { ByteChannel } from "../wire/bytes.js";
 import { IpcStreamReader, IpcStreamWriter, MessageFramer, encodeStream } from "../wire/ipc.js";
+import { IdleTimeoutError, MessageTimeoutError, withDefaultLimits } from "../wire/limits.js";
 import { Keys } from "../wire/keys.js";
 import { concatBytes } from "../wire/bytes.js";
 import { errorCodeOf } from "../wire/batches.js";
@@ -28,6 +29,23 @@ import {
 } from "./dispatch.js";
 import type { CallRecord, ConnectionInfo, RpcServer } from "./server.js";
 
+/** How long a connection that failed reads on, discarding, so the error written before is not lost to a reset. */
+const LINGER_MS = 1000;
+
+/**
+ * Ends the connection without reporting anything more: the peer is gone, or
+ * was already told why.
+ */
+class EndConnection extends Error {
+  constructor(cause?: unknown) {
+    super("connection ended", { cause });
+    this.name = "EndConnection";
+  }
+}
+
+/** The byte stream is out of sync after these: report, then close. */
+const isTimeout = (err: unknown) => err instanceof IdleTimeoutError || err instanceof MessageTimeoutError;
+
 export class Connection {
   private readonly framer: MessageFramer;
   /**
@@ -42,14 +60,29 @@ export class Connection {
     private readonly channel: ByteChannel,
     private readonly info: ConnectionInfo,
   ) {
-    this.framer = new MessageFramer(channel.source, { maxMessageBytes: server.options.maxMessageBytes ?? 2 ** 32 });
+    const o = server.options;
+    this.framer = new MessageFramer(channel.source, { ...withDefaultLimits(o), idleTimeoutMs: o.idleTimeoutMs });
   }
 
-  private write(bytes: Uint8Array): Promise<void> | void {
-    return this.channel.sink.write(bytes);
+  /** Write to the peer; a failed write means the peer is gone. */
+  private async write(bytes: Uint8Array): Promise<void> {
+    try {
+      await this.channel.sink.write(bytes);
+    } catch (err) {
+      throw new EndConnection(err);
+    }
   }
 
+  /** Serve requests until the client closes the connection, it breaks, or it times out. */
   async run(): Promise<void> {
+    try {
+      await this.loop();
+    } catch (err) {
+      if (!(err instanceof EndConnection)) throw err;
+    }
+  }
+
+  private async loop(): Promise<void> {
     for (;;) {
       let reader: IpcStreamReader | null;
       let batch: RecordBatch | null;
@@ -65,12 +98,19 @@ export class Connection {
           if (!batch?.metadata.has(Keys.method)) continue;
         }
       } catch (err) {
+        if (err instanceof IdleTimeoutError) return; // an idle connection just closes
         // The byte stream can no longer be trusted: report and end the connection.
         await this.write(encodeStream(EMPTY_SCHEMA, [errorBatch(EMPTY_SCHEMA, asProtocolError(err), { serverId: this.server.serverId })]));
-        return;
+        return this.linger(err);
       }
       await this.handle(reader.schema, batch, startedAt, t0);
     }
+  }
+
+  /** After a fatal read error already reported: end our output, let the peer finish writing, then close. */
+  private async linger(err: unknown): Promise<void> {
+    void Promise.resolve(this.channel.sink.end()).catch(() => {});
+    if (!isTimeout(err)) await this.framer.discardFor(LINGER_MS);
   }
 
   private async handle(schema: Schema, batch: RecordBatch | null, startedAt: Date, t0: number): Promise<void> {
@@ -132,16 +172,18 @@ export class Connection {
           return record(call.def, call.method, protocol, error, { stats: call.ctx.stats });
         }
         const outcome = await this.runStream(call);
-        return record(call.def, call.method, protocol, outcome.error, {
+        record(call.def, call.method, protocol, outcome.error, {
           streamId: outcome.streamId,
           cancelled: outcome.cancelled,
           stats: call.ctx.stats,
         });
+        if (outcome.aborted) throw new EndConnection(outcome.aborted);
+        return;
       }
     }
   }
 
-  private async runStream(call: PreparedCall): Promise<{ error?: unknown; cancelled: boolean; streamId: string }> {
+  private async runStream(call: PreparedCall): Promise<{ error?: unknown; cancelled: boolean; streamId: string; aborted?: unknown }> {
     const streamId = randomHex(16);
     const { ctx, ids } = call;
     let stream;
@@ -170,24 +212,24 @@ export class Connection {
       first.push(out.take());
       for (const l of stream.initLogs) first.push(out.write(logBatch(outSchema, l, ids)));
     }
-    await this.write(concatBytes(first));
 
-    let input: IpcStreamReader | null;
-    try {
-      input = await IpcStreamReader.open(this.framer);
-    } catch (err) {
-      await this.write(out.end());
-      throw err;
-    }
-    if (!input) return { cancelled: false, streamId };
+    // Until the stream ends by the protocol (input closed, cancel, finished,
+    // error), losing the client — its input ending or breaking, a failed
+    // write, a timeout — abandons the stream: its onCancel runs once.
+    let open = true;
+    let outputEnded = false;
     let error: unknown;
     let cancelled = false;
     try {
+      await this.write(concatBytes(first));
+      const input = await IpcStreamReader.open(this.framer);
+      if (!input) throw new EndConnection();
       for (;;) {
         const batch = await input.next();
         if (!batch) break; // the client closed its input
         if (batch.metadata.has(Keys.cancel)) {
           cancelled = true;
+          open = false;
           await cancelStream(stream, ctx);
           break;
         }
@@ -210,13 +252,38 @@ export class Connection {
           parts.push(out.write(eb));
           ctx.countOutput(eb);
         }
+        if (error || result.turn.finished) open = false;
         if (parts.length) await this.write(concatBytes(parts));
-        if (error || result.turn.finished) break;
+        if (!open) break;
       }
-    } finally {
+      open = false;
+      outputEnded = true;
       await this.write(out.end());
       await input.drain();
+    } catch (err) {
+      if (open) {
+        cancelled = true;
+        await cancelStream(stream, ctx);
+      }
+      return { error, cancelled, streamId, aborted: await this.abortStream(err, outputEnded ? null : out, outSchema, ids) };
     }
     return { error, cancelled, streamId };
+  }
+
+  /**
+   * A stream's connection failed: tell a client that may still listen why
+   * (an error batch ending the output stream), then let the connection end.
+   */
+  private async abortStream(err: unknown, out: IpcStreamWriter | null, schema: Schema, ids: PreparedCall["ids"]): Promise<unknown> {
+    if (err instanceof EndConnection || err instanceof IdleTimeoutError) return err;
+    if (out) {
+      try {
+        await this.write(concatBytes([out.write(errorBatch(schema, asProtocolError(err), ids)), out.end()]));
+      } catch {
+        return err; // the peer is gone
+      }
+    }
+    await this.linger(err);
+    return err;
   }
 }

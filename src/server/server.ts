@@ -7,6 +7,7 @@
 import type { RecordBatch, Schema } from "apache-arrow";
 import type { ByteChannel } from "../wire/bytes.js";
 import { Keys } from "../wire/keys.js";
+import type { ByteStreamLimits } from "../wire/limits.js";
 import type { ServiceDefinition } from "../service/definition.js";
 import type { AuthContext, CallStatistics, Implementation } from "../service/implementation.js";
 import { describeBatch } from "./describe.js";
@@ -56,13 +57,22 @@ export interface CallRecord {
   responseStateBytes?: number;
 }
 
-export interface ServerOptions {
+/**
+ * Server options. The byte-stream limits (`maxMessageBytes`, default 256 MiB;
+ * `messageTimeoutMs`, default 30 s; `minBytesPerSecond`, default 1 MiB/s) apply
+ * to pipe, stdio, unix and TCP connections; see {@link ByteStreamLimits}.
+ */
+export interface ServerOptions extends ByteStreamLimits {
   /** Server identity stamped on logs, errors and describe (default: 12 random hex chars). */
   serverId?: string;
   /** Answer `__describe__` (introspection). Default true. */
   describe?: boolean;
-  /** Largest IPC message accepted from a client (default 4 GiB). */
-  maxMessageBytes?: number;
+  /**
+   * Byte streams: close a connection that has not started a message for this
+   * long (ms) while the server waits for one (the next request, or a stream's
+   * next input batch). Default: none; `serveSocket` defaults it to 300 000.
+   */
+  idleTimeoutMs?: number;
   /** Called after each completed call. */
   onCall?: (record: CallRecord) => void;
   /**

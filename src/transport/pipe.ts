@@ -66,6 +66,6 @@ export function servePipe<S extends ServiceDefinition>(
 ): Client<S> {
   const server = new RpcServer(definition, implementation, options.server);
   const [clientEnd, serverEnd] = pipePair();
-  void server.serve(serverEnd, { transport: "pipe" });
+  server.serve(serverEnd, { transport: "pipe" }).catch(() => {}); // serve() reports to onError
   return createClient(definition, clientEnd, options);
 }

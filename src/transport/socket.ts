@@ -27,12 +27,43 @@ export interface SocketServer {
   readonly rpc: RpcServer;
   /** Number of open connections. */
   readonly connections: number;
+  /** Resolves once the server has closed (by `close()` or an idle shutdown). */
+  readonly closed: Promise<void>;
   /**
    * Stop listening, drop every open connection (calls in flight fail on the
    * client with a TransportError) and remove the unix socket file. Idempotent.
    */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Default cap on concurrently served connections (the reference's `--max-connections` default). */
+export const DEFAULT_MAX_CONNECTIONS = 64;
+/** Default idle timeout of one socket connection (ms). */
+export const DEFAULT_SOCKET_IDLE_TIMEOUT_MS = 300_000;
+/** Shortest wait before an idle shutdown when no client has connected yet (the reference's startup grace). */
+const IDLE_SHUTDOWN_GRACE_MS = 60_000;
+
+export interface SocketServerOptions extends ServerOptions {
+  /**
+   * Connections served at once (default 64; 0 or Infinity: no cap). A
+   * connection over the cap is closed at once, before anything is read
+   * (its client sees the connection end); the reference instead leaves it
+   * waiting in the listen backlog.
+   */
+  maxConnections?: number;
+  /**
+   * Close a connection that has not started a message for this long (ms)
+   * while the server waits for one (default 300 000; 0: never). See
+   * {@link ServerOptions.idleTimeoutMs}.
+   */
+  idleTimeoutMs?: number;
+  /**
+   * Stop the server after this long (ms) with no open connection — the
+   * reference worker's `--idle-timeout` self-shutdown. Before the first
+   * client the wait is at least 60 s. Default: never. `closed` resolves then.
+   */
+  idleShutdownMs?: number;
 }
 
 export interface SocketClientOptions extends ClientOptions {
@@ -51,24 +82,38 @@ export async function serveSocket<S extends ServiceDefinition>(
   definition: S,
   implementation: Implementation<S>,
   where: SocketListenAddress,
-  serverOptions: ServerOptions = {},
+  serverOptions: SocketServerOptions = {},
 ): Promise<SocketServer> {
-  const rpc = new RpcServer(definition, implementation, serverOptions);
+  const { maxConnections = DEFAULT_MAX_CONNECTIONS, idleShutdownMs, ...options } = serverOptions;
+  const rpc = new RpcServer(definition, implementation, { ...options, idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_SOCKET_IDLE_TIMEOUT_MS });
   const unixPath = "path" in where ? where.path : null;
   const transport = unixPath !== null ? "unix" : "tcp";
   if (unixPath !== null) await removeStaleSocket(unixPath);
+  const cap = maxConnections > 0 ? maxConnections : Infinity;
 
   const sockets = new Set<net.Socket>();
   const serving = new Set<Promise<void>>();
+  const idle = idleShutdownMs !== undefined && idleShutdownMs > 0 ? idleTimer(idleShutdownMs, () => void close()) : null;
   const server = net.createServer({ noDelay: true }, (socket) => {
+    // Never let a socket error go unhandled (the channel's reads and writes report their own).
+    socket.on("error", () => {});
+    if (sockets.size >= cap) {
+      socket.destroy();
+      return;
+    }
     if (transport === "tcp") socket.setNoDelay(true);
     sockets.add(socket);
+    idle?.stop();
     const remoteAddr = transport === "tcp" ? endpoint(socket.remoteAddress, socket.remotePort) : "";
-    const done: Promise<void> = rpc.serve(nodeChannel(socket, socket), { transport, remoteAddr }).finally(() => {
-      sockets.delete(socket);
-      serving.delete(done);
-      socket.destroy();
-    });
+    const done: Promise<void> = rpc
+      .serve(nodeChannel(socket, socket), { transport, remoteAddr })
+      .catch(() => {}) // serve() reports to onError; only a throwing onError gets here
+      .finally(() => {
+        sockets.delete(socket);
+        serving.delete(done);
+        socket.destroy();
+        if (sockets.size === 0) idle?.idle();
+      });
     serving.add(done);
   });
 
@@ -95,8 +140,11 @@ export async function serveSocket<S extends ServiceDefinition>(
   }
 
   let closing: Promise<void> | null = null;
+  let markClosed!: () => void;
+  const closed = new Promise<void>((resolve) => (markClosed = resolve));
   const close = () =>
     (closing ??= (async () => {
+      idle?.stop();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of sockets) s.destroy();
       await stopped;
@@ -106,7 +154,9 @@ export async function serveSocket<S extends ServiceDefinition>(
         const st = await lstat(unixPath).catch(() => null);
         if (st?.ino === boundIno) await rm(unixPath, { force: true });
       }
+      markClosed();
     })());
+  idle?.start(Math.max(idleShutdownMs!, IDLE_SHUTDOWN_GRACE_MS));
 
   return {
     address,
@@ -114,8 +164,23 @@ export async function serveSocket<S extends ServiceDefinition>(
     get connections() {
       return sockets.size;
     },
+    closed,
     close,
     [Symbol.asyncDispose]: close,
+  };
+}
+
+/** A timer that fires after `ms` with no connection open (re-armed each time the last one closes). */
+function idleTimer(ms: number, fire: () => void) {
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (after: number) => {
+    clearTimeout(timer);
+    timer = setTimeout(fire, after);
+  };
+  return {
+    start: arm,
+    idle: () => arm(ms),
+    stop: () => clearTimeout(timer),
   };
 }
 

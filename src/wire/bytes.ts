@@ -47,6 +47,10 @@ export class ExactReader {
   private chunks: Uint8Array[] = [];
   private buffered = 0;
   private eof = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private expiry: Promise<never> | null = null;
+  /** Set once a deadline fired: the byte stream is out of sync, every later read fails with it. */
+  private failure: Error | null = null;
 
   constructor(private readonly source: ByteSource) {}
 
@@ -55,10 +59,63 @@ export class ExactReader {
     return this.buffered;
   }
 
+  /**
+   * Reads pending after `ms` fail with `error()`, and so does every later
+   * read (a chunk in flight is lost). Replaces an earlier deadline.
+   */
+  setDeadline(ms: number, error: () => Error): void {
+    this.clearDeadline();
+    let fire!: (e: Error) => void;
+    const expiry = new Promise<never>((_, reject) => (fire = reject));
+    expiry.catch(() => {});
+    this.expiry = expiry;
+    this.timer = setTimeout(() => {
+      this.failure ??= error();
+      fire(this.failure);
+    }, Math.max(0, ms));
+  }
+
+  clearDeadline(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.expiry = null;
+  }
+
+  /** Wait until at least one byte is buffered; false at end of input. */
+  async ready(): Promise<boolean> {
+    while (this.buffered === 0) if (!(await this.fill())) return false;
+    return true;
+  }
+
+  /**
+   * Read and drop input until it ends or `ms` pass (never throws). Lets a
+   * peer finish writing before the connection is closed, so the reply
+   * written before is not lost to a reset.
+   */
+  async discardFor(ms: number): Promise<void> {
+    this.setDeadline(ms, () => new Error("discard window over"));
+    try {
+      while (await this.fill()) {
+        this.chunks = [];
+        this.buffered = 0;
+      }
+    } catch {
+      /* window over, or the input failed */
+    } finally {
+      this.clearDeadline();
+    }
+  }
+
   /** Pull one more chunk; returns false at end of input. */
   private async fill(): Promise<boolean> {
+    if (this.failure) throw this.failure;
     if (this.eof) return false;
-    const chunk = await this.source.read();
+    const read = this.source.read();
+    let chunk: Uint8Array | null;
+    if (this.expiry) {
+      read.catch(() => {}); // it may settle after the deadline won
+      chunk = await Promise.race([read, this.expiry]);
+    } else chunk = await read;
     if (chunk === null) {
       this.eof = true;
       return false;
@@ -82,24 +139,6 @@ export class ExactReader {
       }
     }
     return this.take(n);
-  }
-
-  /** Discard exactly `n` bytes without keeping them in memory. */
-  async skip(n: number): Promise<void> {
-    let left = n;
-    while (left > 0) {
-      if (this.buffered === 0 && !(await this.fill())) throw new TruncatedInputError(n, n - left);
-      const head = this.chunks[0]!;
-      if (head.byteLength <= left) {
-        this.chunks.shift();
-        this.buffered -= head.byteLength;
-        left -= head.byteLength;
-      } else {
-        this.chunks[0] = head.subarray(left);
-        this.buffered -= left;
-        left = 0;
-      }
-    }
   }
 
   private take(n: number): Uint8Array {

@@ -16,6 +16,9 @@ import {
   Schema,
 } from "apache-arrow";
 import { ExactReader, type ByteSource, concatBytes } from "./bytes.js";
+import { IdleTimeoutError, MessageTimeoutError, messageBudgetMs, type ByteStreamLimits } from "./limits.js";
+import { IpcFormatError, IpcValidationError } from "./ipc-errors.js";
+import { resolveIpcValidation, validateDictionaryBatch, validateRecordBatch, type BatchHeader, type IpcValidationLevel } from "./validate.js";
 import { BufferRegion, RecordBatch as RecordBatchHeader } from "apache-arrow/ipc/metadata/message";
 import { VectorAssembler } from "apache-arrow/visitor/vectorassembler";
 
@@ -35,17 +38,17 @@ export interface RawMessage {
   readonly bodyLength: number;
 }
 
-/** Raised when the byte stream is not a well-formed Arrow IPC stream. */
-export class IpcFormatError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "IpcFormatError";
-  }
-}
+export { IpcFormatError, IpcValidationError } from "./ipc-errors.js";
 
-export interface FramerOptions {
-  /** Largest single message accepted; bigger ones are skipped and reported. */
-  maxMessageBytes?: number;
+/**
+ * Framing limits (size cap, per-message deadline, idle wait). Unset fields
+ * are unlimited here; byte-stream servers and clients pass their defaults.
+ */
+export interface FramerOptions extends ByteStreamLimits {
+  /** Longest wait for the first byte of a message (ms); unset or 0: no limit. Fails with IdleTimeoutError. */
+  idleTimeoutMs?: number;
+  /** Validation of the batches of every stream read through this framer (default: `VGI_RPC_IPC_VALIDATION`, else full). */
+  ipcValidation?: IpcValidationLevel;
 }
 
 /** Reads framed IPC messages from a byte source. */
@@ -53,16 +56,50 @@ export class MessageFramer {
   private readonly reader: ExactReader;
   readonly maxMessageBytes: number;
 
-  constructor(source: ByteSource, options: FramerOptions = {}) {
+  constructor(source: ByteSource, private readonly options: FramerOptions = {}) {
     this.reader = new ExactReader(source);
     this.maxMessageBytes = options.maxMessageBytes ?? Number.MAX_SAFE_INTEGER;
+    this.ipcValidation = resolveIpcValidation(options.ipcValidation);
   }
+
+  /** The validation level applied to every batch read through this framer. */
+  readonly ipcValidation: IpcValidationLevel;
 
   /**
    * Next message: a {@link RawMessage}, `"eos"` for an end-of-stream marker, or
    * `null` when the byte source ended cleanly between messages.
+   *
+   * Without `messageTimeoutMs` (explicitly 0 or unset) a started message may
+   * take forever; with it, see {@link ByteStreamLimits} for the deadline.
    */
   async next(): Promise<RawMessage | "eos" | null> {
+    const idle = this.options.idleTimeoutMs;
+    if (idle && idle > 0 && this.reader.available === 0) {
+      this.reader.setDeadline(idle, () => new IdleTimeoutError(idle));
+      try {
+        if (!(await this.reader.ready())) return null;
+      } finally {
+        this.reader.clearDeadline();
+      }
+    }
+    const timed = this.options.messageTimeoutMs !== undefined && this.options.messageTimeoutMs > 0;
+    if (!timed) return this.read(() => {});
+    const started = Date.now();
+    const arm = (bodyBytes: number) => {
+      const budget = messageBudgetMs(this.options, bodyBytes)!;
+      this.reader.setDeadline(budget - (Date.now() - started), () => new MessageTimeoutError(budget, bodyBytes));
+    };
+    try {
+      if (!(await this.reader.ready())) return null;
+      arm(0);
+      return await this.read(arm);
+    } finally {
+      this.reader.clearDeadline();
+    }
+  }
+
+  /** Read one message; `bodyKnown` is told the body length once the metadata is decoded. */
+  private async read(bodyKnown: (bodyBytes: number) => void): Promise<RawMessage | "eos" | null> {
     const first = await this.reader.readExact(4);
     if (first === null) return null;
     const view = new DataView(first.buffer, first.byteOffset, 4);
@@ -76,6 +113,7 @@ export class MessageFramer {
     if (metaLength < 0 || metaLength > 64 * 1024 * 1024) {
       throw new IpcFormatError(`invalid IPC metadata length ${metaLength}`);
     }
+    if (8 + metaLength > this.maxMessageBytes) throw new MessageTooLargeError(8 + metaLength, this.maxMessageBytes);
     const meta = await this.reader.readExact(metaLength);
     if (meta === null) throw new IpcFormatError("input ended before IPC message metadata");
     let message: Message;
@@ -88,11 +126,10 @@ export class MessageFramer {
     if (!Number.isSafeInteger(bodyLength) || bodyLength < 0) {
       throw new IpcFormatError(`invalid IPC body length ${String(message.bodyLength)}`);
     }
+    // Refused before any of the body is read: the stream is unusable after this.
     const total = 8 + metaLength + bodyLength;
-    if (total > this.maxMessageBytes) {
-      await this.reader.skip(bodyLength);
-      throw new MessageTooLargeError(total, this.maxMessageBytes);
-    }
+    if (total > this.maxMessageBytes) throw new MessageTooLargeError(total, this.maxMessageBytes);
+    bodyKnown(bodyLength);
     let body = bodyLength > 0 ? await this.reader.readExact(bodyLength) : new Uint8Array(0);
     if (body === null) throw new IpcFormatError("input ended before IPC message body");
     // Arrow decodes buffers as typed-array views into the body, which need
@@ -106,8 +143,14 @@ export class MessageFramer {
     head.set(meta, 8);
     return { headerType: message.headerType, message, head, body, bodyLength };
   }
+
+  /** Drop input until it ends or `ms` pass (see {@link ExactReader.discardFor}). */
+  discardFor(ms: number): Promise<void> {
+    return this.reader.discardFor(ms);
+  }
 }
 
+/** A message larger than the receiver's `maxMessageBytes` (refused before its body is read). */
 export class MessageTooLargeError extends IpcFormatError {
   constructor(readonly size: number, readonly limit: number) {
     super(`IPC message of ${size} bytes exceeds the limit of ${limit} bytes`);
@@ -117,9 +160,63 @@ export class MessageTooLargeError extends IpcFormatError {
 
 /** The decoding half of apache-arrow's stream reader, driven one message at a time. */
 interface ArrowDecoder {
-  dictionaries: Map<number, unknown>;
+  dictionaries: Map<number, { length: number }>;
   _loadRecordBatch(header: unknown, body: Uint8Array, metadata: Map<string, string>): RecordBatch;
-  _loadDictionaryBatch(header: unknown, body: Uint8Array): unknown;
+  _loadDictionaryBatch(header: unknown, body: Uint8Array): { length: number };
+}
+
+/** Consecutive delta batches one dictionary may receive in a stream (each one re-chunks the dictionary). */
+export const MAX_DICTIONARY_DELTAS = 4096;
+
+/**
+ * Decodes the messages of one stream: validates each batch at the stream's
+ * level before apache-arrow builds vectors from it.
+ */
+class StreamDecoder {
+  private readonly deltas = new Map<number, number>();
+  private readonly ctx;
+
+  constructor(
+    readonly schema: Schema,
+    private readonly decoder: ArrowDecoder,
+    level: IpcValidationLevel,
+  ) {
+    this.ctx = {
+      level,
+      metadataVersion: schema.metadataVersion,
+      dictionaryLength: (id: number) => decoder.dictionaries.get(id)?.length,
+    };
+  }
+
+  /** A record batch, or null after absorbing a dictionary batch; throws IpcFormatError. */
+  decode(message: Message, body: Uint8Array): RecordBatch | null {
+    const type = message.headerType;
+    if (type === MessageHeader.DictionaryBatch) {
+      const header = message.header() as { id: number; isDelta: boolean; data: BatchHeader };
+      const valueType = this.schema.dictionaries.get(header.id);
+      if (!valueType) throw new IpcValidationError(`dictionary batch for unknown dictionary id ${header.id}`);
+      const deltas = header.isDelta ? (this.deltas.get(header.id) ?? 0) + 1 : 0;
+      if (deltas > MAX_DICTIONARY_DELTAS) throw new IpcValidationError(`more than ${MAX_DICTIONARY_DELTAS} delta batches for dictionary ${header.id}`);
+      this.deltas.set(header.id, deltas);
+      validateDictionaryBatch(valueType, header.data, body, this.ctx);
+      this.decoder.dictionaries.set(header.id, this.load(() => this.decoder._loadDictionaryBatch(header, body), type));
+      return null;
+    }
+    if (type === MessageHeader.RecordBatch) {
+      const header = message.header() as unknown as BatchHeader;
+      validateRecordBatch(this.schema.fields, header, body, this.ctx);
+      return this.load(() => this.decoder._loadRecordBatch(header, body, message.metadata), type);
+    }
+    throw new IpcFormatError(`unexpected ${MessageHeader[type]} message inside an IPC stream`);
+  }
+
+  private load<T>(fn: () => T, type: MessageHeader): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw new IpcFormatError(`malformed ${MessageHeader[type]} message: ${(e as Error).message}`);
+    }
+  }
 }
 
 /**
@@ -164,14 +261,14 @@ function makeDecoder(head: Uint8Array): { schema: Schema; decoder: ArrowDecoder 
  * Use {@link IpcStreamReader.open} to read the schema, then `next()` per batch.
  */
 export class IpcStreamReader {
-  private readonly decoder: ArrowDecoder;
+  private readonly decoder: StreamDecoder;
   private ended = false;
   readonly schema: Schema;
 
   private constructor(private readonly framer: MessageFramer, schemaMessage: RawMessage) {
     const { schema, decoder } = decoderFor(schemaMessage.head);
     this.schema = schema;
-    this.decoder = decoder;
+    this.decoder = new StreamDecoder(schema, decoder, framer.ipcValidation);
   }
 
   /**
@@ -207,19 +304,8 @@ export class IpcStreamReader {
         this.ended = true;
         return null;
       }
-      try {
-        if (msg.headerType === MessageHeader.DictionaryBatch) {
-          const header = msg.message.header() as { id: number };
-          this.decoder.dictionaries.set(header.id, this.decoder._loadDictionaryBatch(header, msg.body));
-          continue;
-        }
-        if (msg.headerType === MessageHeader.RecordBatch) {
-          return this.decoder._loadRecordBatch(msg.message.header(), msg.body, msg.message.metadata);
-        }
-      } catch (e) {
-        throw new IpcFormatError(`malformed ${MessageHeader[msg.headerType]} message: ${(e as Error).message}`);
-      }
-      throw new IpcFormatError(`unexpected ${MessageHeader[msg.headerType]} message inside an IPC stream`);
+      const batch = this.decoder.decode(msg.message, msg.body);
+      if (batch) return batch;
     }
   }
 
@@ -408,7 +494,7 @@ export function deserializeSchema(bytes: Uint8Array): Schema {
  * Decode a whole in-memory IPC stream synchronously (schema, batches, EOS;
  * the EOS may be missing at the very end of the buffer).
  */
-export function decodeStreamSync(bytes: Uint8Array): { schema: Schema; batches: RecordBatch[] } {
+export function decodeStreamSync(bytes: Uint8Array, ipcValidation?: IpcValidationLevel): { schema: Schema; batches: RecordBatch[] } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = 0;
   const nextMessage = (): { message: Message; head: Uint8Array; body: Uint8Array } | null => {
@@ -430,7 +516,9 @@ export function decodeStreamSync(bytes: Uint8Array): { schema: Schema; batches: 
       throw new IpcFormatError(`malformed IPC message metadata: ${(e as Error).message}`);
     }
     const bodyStart = at + prefix + len;
-    const bodyEnd = bodyStart + Number(message.bodyLength);
+    const bodyLength = Number(message.bodyLength);
+    if (!Number.isSafeInteger(bodyLength) || bodyLength < 0) throw new IpcFormatError(`invalid IPC body length ${String(message.bodyLength)}`);
+    const bodyEnd = bodyStart + bodyLength;
     if (bodyEnd > bytes.byteLength) throw new IpcFormatError("truncated IPC message body");
     const head = prefix === 8 ? bytes.subarray(at, bodyStart) : concatBytes([EOS_BYTES.subarray(0, 4), bytes.subarray(at, bodyStart)]);
     at = bodyEnd;
@@ -440,19 +528,17 @@ export function decodeStreamSync(bytes: Uint8Array): { schema: Schema; batches: 
   };
   const first = nextMessage();
   if (!first || first.message.headerType !== MessageHeader.Schema) throw new IpcFormatError("IPC stream must start with a schema message");
-  const { schema, decoder } = decoderFor(first.head);
+  let opened;
+  try {
+    opened = decoderFor(first.head);
+  } catch (e) {
+    throw new IpcFormatError(`malformed IPC schema: ${(e as Error).message}`);
+  }
+  const decoder = new StreamDecoder(opened.schema, opened.decoder, resolveIpcValidation(ipcValidation));
   const batches: RecordBatch[] = [];
   for (let m = nextMessage(); m; m = nextMessage()) {
-    try {
-      if (m.message.headerType === MessageHeader.DictionaryBatch) {
-        const header = m.message.header() as { id: number };
-        decoder.dictionaries.set(header.id, decoder._loadDictionaryBatch(header, m.body));
-      } else if (m.message.headerType === MessageHeader.RecordBatch) {
-        batches.push(decoder._loadRecordBatch(m.message.header(), m.body, m.message.metadata));
-      } else throw new Error(`unexpected ${MessageHeader[m.message.headerType]} message`);
-    } catch (e) {
-      throw e instanceof IpcFormatError ? e : new IpcFormatError(`malformed IPC stream: ${(e as Error).message}`);
-    }
+    const batch = decoder.decode(m.message, m.body);
+    if (batch) batches.push(batch);
   }
-  return { schema, batches };
+  return { schema: opened.schema, batches };
 }
