@@ -1,0 +1,211 @@
+/**
+ * IPC validation: every lie a well-framed message can tell about its buffers
+ * is caught before apache-arrow builds vectors from it, at the level where the
+ * reference catches it, and decoding stays bounded by the bytes received.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  Dictionary,
+  Field,
+  Float64,
+  Int32,
+  List,
+  Map_,
+  Null,
+  Schema,
+  Struct,
+  Utf8,
+  type DataType,
+} from "apache-arrow";
+import { decodeStreamSync, IpcValidationError } from "../src/wire/ipc.js";
+import { resolveIpcValidation, type IpcValidationLevel } from "../src/wire/validate.js";
+import { craftStream, bytes, f64, i32, utf8, type CraftBatch } from "./support/ipc-craft.js";
+
+const schemaOf = (type: DataType, name = "x") => new Schema([new Field(name, type, true)]);
+const LEVELS: IpcValidationLevel[] = ["none", "standard", "full"];
+
+/** Which levels reject the stream (the others must decode it). */
+function rejectedAt(schema: Schema, batches: CraftBatch[]): IpcValidationLevel[] {
+  const stream = craftStream(schema, batches);
+  return LEVELS.filter((level) => {
+    try {
+      decodeStreamSync(stream, level);
+      return false;
+    } catch (e) {
+      assert.ok(e instanceof IpcValidationError, `expected IpcValidationError at ${level}, got ${(e as Error).stack}`);
+      assert.equal((e as IpcValidationError).errorType, "IPCError");
+      assert.match((e as Error).message, /^IPC batch validation failed: /);
+      return true;
+    }
+  });
+}
+
+const utf8Batch = (length: number, offsets: number[], data: Uint8Array, nulls = 0, validity?: Uint8Array): CraftBatch => ({
+  length,
+  nodes: [[length, nulls]],
+  buffers: [validity ?? bytes(), i32(...offsets), data],
+});
+
+test("a well-formed batch decodes at every level", () => {
+  assert.deepEqual(rejectedAt(schemaOf(new Utf8()), [utf8Batch(2, [0, 3, 5], utf8("héé"))]), []);
+  const stream = craftStream(schemaOf(new Utf8()), [utf8Batch(2, [0, 1, 5], utf8("aéé"))]);
+  assert.deepEqual(decodeStreamSync(stream).batches[0]!.getChild("x")!.toArray(), ["a", "éé"]);
+});
+
+test("a buffer outside the body is refused at every level", () => {
+  const batch: CraftBatch = { length: 1, nodes: [[1, 0]], buffers: [bytes(), { offset: 0, length: 1024 }] };
+  assert.deepEqual(rejectedAt(schemaOf(new Float64()), [batch]), LEVELS);
+  const negative: CraftBatch = { length: 1, nodes: [[1, 0]], buffers: [bytes(), { offset: -8, length: 8 }] };
+  assert.deepEqual(rejectedAt(schemaOf(new Float64()), [negative]), LEVELS);
+});
+
+test("a data buffer too small for the claimed length is refused at every level", () => {
+  const batch: CraftBatch = { length: 4, nodes: [[4, 0]], buffers: [bytes(), f64(1)] };
+  assert.deepEqual(rejectedAt(schemaOf(new Float64()), [batch]), LEVELS);
+});
+
+test("missing field nodes or buffers are refused, not decoded as undefined", () => {
+  assert.deepEqual(rejectedAt(schemaOf(new Float64()), [{ length: 1, nodes: [], buffers: [] }]), LEVELS);
+  assert.deepEqual(rejectedAt(schemaOf(new Float64()), [{ length: 1, nodes: [[1, 0]], buffers: [bytes()] }]), LEVELS);
+});
+
+test("a column whose length differs from the batch's is refused", () => {
+  assert.deepEqual(rejectedAt(schemaOf(new Float64()), [{ length: 2, nodes: [[1, 0]], buffers: [bytes(), f64(1)] }]), LEVELS);
+});
+
+test("null_count > length is refused at every level", () => {
+  assert.deepEqual(rejectedAt(schemaOf(new Float64()), [{ length: 1, nodes: [[1, 5]], buffers: [bytes(0), f64(1)] }]), LEVELS);
+});
+
+test("a null count that disagrees with the validity bitmap is refused at full", () => {
+  // bitmap 0b01: row 0 valid, row 1 null — but the node claims no nulls... and one null with all valid.
+  const batch: CraftBatch = { length: 2, nodes: [[2, 1]], buffers: [bytes(0b11), f64(1, 2)] };
+  assert.deepEqual(rejectedAt(schemaOf(new Float64()), [batch]), ["full"]);
+});
+
+test("string offsets past the data buffer are refused at every level", () => {
+  assert.deepEqual(rejectedAt(schemaOf(new Utf8()), [utf8Batch(1, [0, 100], utf8("ab"))]), LEVELS);
+  assert.deepEqual(rejectedAt(schemaOf(new Utf8()), [utf8Batch(1, [-4, 2], utf8("ab"))]), LEVELS);
+});
+
+test("decreasing string offsets are refused from standard up", () => {
+  assert.deepEqual(rejectedAt(schemaOf(new Utf8()), [utf8Batch(3, [0, 2, 1, 3], utf8("abc"))]), ["standard", "full"]);
+});
+
+test("invalid UTF-8 is refused at full, and so is a value starting inside a character", () => {
+  assert.deepEqual(rejectedAt(schemaOf(new Utf8()), [utf8Batch(1, [0, 2], bytes(0x61, 0xff))]), ["full"]);
+  // "é" is two bytes; splitting them makes two invalid values out of a valid whole.
+  assert.deepEqual(rejectedAt(schemaOf(new Utf8()), [utf8Batch(2, [0, 1, 2], utf8("é"))]), ["full"]);
+});
+
+test("list offsets claiming far more child items than exist are refused quickly at every level", () => {
+  // ~700 bytes claiming 2^24 items: must never allocate per claimed item.
+  const type = new List(new Field("item", new Int32(), true));
+  const batch: CraftBatch = {
+    length: 1,
+    nodes: [
+      [1, 0],
+      [2, 0],
+    ],
+    buffers: [bytes(), i32(0, 2 ** 24), bytes(), i32(7, 8)],
+  };
+  const t0 = performance.now();
+  assert.deepEqual(rejectedAt(schemaOf(type), [batch]), LEVELS);
+  assert.ok(performance.now() - t0 < 1000);
+});
+
+test("zero-width children cannot claim more elements than the body could carry", () => {
+  const type = new List(new Field("item", new Null(), true));
+  const batch: CraftBatch = {
+    length: 1,
+    nodes: [
+      [1, 0],
+      [2 ** 40, 0],
+    ],
+    buffers: [bytes(), i32(0, 2 ** 30)],
+  };
+  assert.deepEqual(rejectedAt(schemaOf(type), [batch]), LEVELS);
+});
+
+test("struct children shorter than the struct are refused", () => {
+  const type = new Struct([new Field("a", new Float64(), true)]);
+  const batch: CraftBatch = {
+    length: 3,
+    nodes: [
+      [3, 0],
+      [1, 0],
+    ],
+    buffers: [bytes(), bytes(), f64(1)],
+  };
+  assert.deepEqual(rejectedAt(schemaOf(type), [batch]), LEVELS);
+});
+
+const dictType = () => new Dictionary(new Utf8(), new Int32(), 0);
+const dictionary = (values: string[] | Uint8Array, isDelta = false): CraftBatch => {
+  const data = values instanceof Uint8Array ? values : utf8(values.join(""));
+  const offsets = values instanceof Uint8Array ? [0, values.byteLength] : values.reduce((o, v) => [...o, o[o.length - 1]! + utf8(v).byteLength], [0]);
+  const n = offsets.length - 1;
+  return { dictionaryId: 0, isDelta, length: n, nodes: [[n, 0]], buffers: [bytes(), i32(...offsets), data] };
+};
+const indices = (...v: number[]): CraftBatch => ({ length: v.length, nodes: [[v.length, 0]], buffers: [bytes(), i32(...v)] });
+
+test("dictionary index -1 or past the dictionary is refused from standard up", () => {
+  assert.deepEqual(rejectedAt(schemaOf(dictType()), [dictionary(["a", "b"]), indices(0, 1)]), []);
+  assert.deepEqual(rejectedAt(schemaOf(dictType()), [dictionary(["a", "b"]), indices(-1)]), ["standard", "full"]);
+  assert.deepEqual(rejectedAt(schemaOf(dictType()), [dictionary(["a", "b"]), indices(2)]), ["standard", "full"]);
+  // Delta dictionaries extend the range.
+  assert.deepEqual(rejectedAt(schemaOf(dictType()), [dictionary(["a"]), dictionary(["b"], true), indices(1)]), []);
+});
+
+test("a dictionary never sent, or for an unknown id, is refused", () => {
+  assert.deepEqual(rejectedAt(schemaOf(dictType()), [indices(0)]), LEVELS);
+  const stray = { ...dictionary(["a"]), dictionaryId: 9 };
+  assert.deepEqual(rejectedAt(schemaOf(new Utf8()), [stray]), LEVELS);
+});
+
+test("invalid UTF-8 in dictionary, list and map values is refused at full", () => {
+  assert.deepEqual(rejectedAt(schemaOf(dictType()), [dictionary(bytes(0xc3)), indices(0)]), ["full"]);
+  const list = new List(new Field("item", new Utf8(), true));
+  const listBatch: CraftBatch = {
+    length: 1,
+    nodes: [
+      [1, 0],
+      [1, 0],
+    ],
+    buffers: [bytes(), i32(0, 1), bytes(), i32(0, 1), bytes(0x80)],
+  };
+  assert.deepEqual(rejectedAt(schemaOf(list), [listBatch]), ["full"]);
+  const entries = new Struct([new Field("key", new Utf8(), false), new Field("value", new Int32(), true)]);
+  const map = new Map_(new Field("entries", entries, false) as never);
+  const mapBatch: CraftBatch = {
+    length: 1,
+    nodes: [
+      [1, 0],
+      [1, 0],
+      [1, 0],
+      [1, 0],
+    ],
+    buffers: [bytes(), i32(0, 1), bytes(), bytes(), i32(0, 1), bytes(0xfe), bytes(), i32(5)],
+  };
+  assert.deepEqual(rejectedAt(schemaOf(map), [mapBatch]), ["full"]);
+});
+
+test("VGI_RPC_IPC_VALIDATION picks the default level; a bad value warns and means full", (t) => {
+  const saved = process.env.VGI_RPC_IPC_VALIDATION;
+  t.after(() => {
+    if (saved === undefined) delete process.env.VGI_RPC_IPC_VALIDATION;
+    else process.env.VGI_RPC_IPC_VALIDATION = saved;
+  });
+  delete process.env.VGI_RPC_IPC_VALIDATION;
+  assert.equal(resolveIpcValidation(), "full");
+  process.env.VGI_RPC_IPC_VALIDATION = " Standard ";
+  assert.equal(resolveIpcValidation(), "standard");
+  assert.equal(resolveIpcValidation("none"), "none", "an explicit option wins over the environment");
+  process.env.VGI_RPC_IPC_VALIDATION = "lax";
+  const warn = t.mock.method(console, "warn", () => {});
+  assert.equal(resolveIpcValidation(), "full");
+  assert.equal(warn.mock.callCount(), 1);
+  assert.match(String(warn.mock.calls[0]!.arguments[0]), /VGI_RPC_IPC_VALIDATION="lax"/);
+  assert.throws(() => resolveIpcValidation("lax" as IpcValidationLevel), TypeError);
+});
