@@ -5,6 +5,7 @@
  */
 import { RecordBatch, type Schema } from "apache-arrow";
 import type { ByteChannel } from "../wire/bytes.js";
+import type { IpcValidationLevel } from "../wire/validate.js";
 import { IpcStreamReader, IpcStreamWriter, MessageFramer, encodeStream } from "../wire/ipc.js";
 import { EMPTY_SCHEMA, emptyBatch, makeBatch, readLog, type LogMessage } from "../wire/batches.js";
 import { Keys, REQUEST_VERSION } from "../wire/keys.js";
@@ -31,6 +32,8 @@ export interface ConnectionOptions extends ByteStreamLimits {
    * Default: none.
    */
   timeoutMs?: number;
+  /** Validation of the server's IPC batches: `"none" | "standard" | "full"` (default: `VGI_RPC_IPC_VALIDATION`, else full). */
+  ipcValidation?: IpcValidationLevel;
 }
 
 /** A call got no complete response within the client's `timeoutMs`; the connection is closed. */
@@ -81,7 +84,7 @@ export class RpcConnection implements CallTransport {
     readonly channel: ByteChannel,
     readonly options: ConnectionOptions = {},
   ) {
-    this.framer = new MessageFramer(channel.source, withDefaultLimits(options));
+    this.framer = new MessageFramer(channel.source, { ...withDefaultLimits(options), ipcValidation: options.ipcValidation });
   }
 
   /**

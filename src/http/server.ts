@@ -300,7 +300,7 @@ class HttpApp {
     let schema: Schema;
     let batch: RecordBatch | null;
     try {
-      const decoded = decodeStreamSync(body);
+      const decoded = decodeStreamSync(body, this.server.ipcValidation);
       schema = decoded.schema;
       batch = decoded.batches[0] ?? null;
     } catch (err) {
@@ -484,7 +484,7 @@ class HttpApp {
     let count: number;
     let requestSchema: Schema;
     try {
-      const decoded = decodeStreamSync(body);
+      const decoded = decodeStreamSync(body, this.server.ipcValidation);
       requestSchema = decoded.schema;
       count = requestedCount(decoded.batches[0] ?? null);
     } catch (err) {
@@ -560,7 +560,14 @@ class HttpApp {
 
 /** Dispatch host pinned to the protocol named by the URL path. */
 function hostFor(server: RpcServer, binding: Binding): DispatchHost {
-  return { serverId: server.serverId, describeEnabled: false, logSink: server.logSink, route: () => binding, describe: () => server.describe() };
+  return {
+    serverId: server.serverId,
+    batchIds: (requestId) => server.batchIds(requestId),
+    describeEnabled: false,
+    logSink: server.logSink,
+    route: () => binding,
+    describe: () => server.describe(),
+  };
 }
 
 function minLimit(a: number | undefined, b: number | null): number | null {

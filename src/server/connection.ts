@@ -61,7 +61,7 @@ export class Connection {
     private readonly info: ConnectionInfo,
   ) {
     const o = server.options;
-    this.framer = new MessageFramer(channel.source, { ...withDefaultLimits(o), idleTimeoutMs: o.idleTimeoutMs });
+    this.framer = new MessageFramer(channel.source, { ...withDefaultLimits(o), idleTimeoutMs: o.idleTimeoutMs, ipcValidation: server.ipcValidation });
   }
 
   /** Write to the peer; a failed write means the peer is gone. */

@@ -4,7 +4,7 @@
  * The byte-stream connection loop and the HTTP handler both drive these.
  */
 import { RecordBatch, Struct, makeData, type Data, type Schema } from "apache-arrow";
-import { IpcFormatError } from "../wire/ipc.js";
+import { IpcFormatError, IpcValidationError } from "../wire/ipc.js";
 import { DESCRIBE_METHOD, ErrorKinds, Keys, REQUEST_VERSION, TRANSPORT_OPTIONS_METHOD } from "../wire/keys.js";
 import { EMPTY_SCHEMA, emptyBatch, errorBatch, logBatch, type LogRecord } from "../wire/batches.js";
 import { decodeParams, encodeValue, schemaMismatch } from "../schema/row.js";
@@ -37,6 +37,8 @@ export interface Binding {
 /** What dispatch needs to know about the server. */
 export interface DispatchHost {
   readonly serverId: string;
+  /** Ids for the log and error batches of a request. */
+  batchIds(requestId?: string): BatchIds;
   readonly describeEnabled: boolean;
   /** Where `ctx.logger` records go. */
   readonly logSink: ServerLogSink;
@@ -48,6 +50,8 @@ export interface DispatchHost {
 export interface BatchIds {
   serverId: string;
   requestId: string;
+  /** Error batches carry the traceback (default true). */
+  tracebacks?: boolean;
 }
 
 export class CallContextImpl implements CallContext {
@@ -204,7 +208,7 @@ export function resolveRequest(host: DispatchHost, schema: Schema, batch: Record
   }
   const ctx = new CallContextImpl(method, { ...info, serverId: host.serverId, protocol: service.name, logSink: host.logSink }, md);
   ctx.countInput(batch);
-  return { kind: "call", call: { binding, def, method, params, ctx, ids: { serverId: host.serverId, requestId: info.requestId } } };
+  return { kind: "call", call: { binding, def, method, params, ctx, ids: host.batchIds(info.requestId) } };
 }
 
 /** Run a unary call: the response batches (logs, then the result or an error) and the error, if any. */
@@ -334,6 +338,7 @@ function makeRow(schema: Schema, children: Data[]): Data<Struct> {
 }
 
 export function asProtocolError(err: unknown): Error {
+  if (err instanceof IpcValidationError) return err;
   if (err instanceof IpcFormatError) return namedError("ProtocolError", `malformed request: ${err.message}`);
   return err instanceof Error ? err : new Error(String(err));
 }

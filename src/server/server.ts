@@ -7,6 +7,7 @@
 import type { RecordBatch, Schema } from "apache-arrow";
 import type { ByteChannel } from "../wire/bytes.js";
 import { Keys } from "../wire/keys.js";
+import { resolveIpcValidation, type IpcValidationLevel } from "../wire/validate.js";
 import type { ByteStreamLimits } from "../wire/limits.js";
 import type { ServiceDefinition } from "../service/definition.js";
 import type { AuthContext, CallStatistics, Implementation } from "../service/implementation.js";
@@ -14,7 +15,7 @@ import { describeBatch } from "./describe.js";
 import { randomHex } from "../util/ids.js";
 import { namedError } from "./errors.js";
 import { Reflection, reflectionImpl } from "../introspection/reflection.js";
-import type { AnyImpl, Binding, DispatchHost } from "./dispatch.js";
+import type { AnyImpl, BatchIds, Binding, DispatchHost } from "./dispatch.js";
 import { Connection } from "./connection.js";
 import { warningsToConsole, type ServerLogSink } from "./logger.js";
 
@@ -91,6 +92,18 @@ export interface ServerOptions extends ByteStreamLimits {
   reflection?: boolean;
   /** Build version reported by reflection. */
   serverVersion?: string;
+  /**
+   * Validation of incoming IPC batches (requests and stream inputs):
+   * `"none" | "standard" | "full"`. Default: `VGI_RPC_IPC_VALIDATION`, else
+   * `"full"`. See `src/wire/validate.ts` for what each level checks.
+   */
+  ipcValidation?: IpcValidationLevel;
+  /**
+   * Send the remote traceback (`traceback`, `frames`, `cause`) in error
+   * batches (default true). Turn off on a public server; type, message, code,
+   * kind and details are sent either way.
+   */
+  includeTracebacks?: boolean;
 }
 
 /** A protocol hosted beside the server's primary one. */
@@ -114,6 +127,9 @@ export class RpcServer<S extends ServiceDefinition = ServiceDefinition> implemen
   readonly serverId: string;
   readonly describeEnabled: boolean;
   readonly logSink: ServerLogSink;
+  /** Validation level of incoming IPC batches (resolved once from the option or the environment). */
+  readonly ipcValidation: IpcValidationLevel;
+  readonly includeTracebacks: boolean;
   /** Hosted protocols by wire name (the routing key). */
   readonly bindings = new Map<string, Binding>();
   private describeCache: RecordBatch | undefined;
@@ -126,6 +142,8 @@ export class RpcServer<S extends ServiceDefinition = ServiceDefinition> implemen
     this.serverId = options.serverId ?? randomHex(6);
     this.describeEnabled = options.describe ?? true;
     this.logSink = options.logger ?? warningsToConsole;
+    this.ipcValidation = resolveIpcValidation(options.ipcValidation);
+    this.includeTracebacks = options.includeTracebacks ?? true;
     this.bind(definition, implementation as unknown as AnyImpl);
     for (const p of options.protocols ?? []) this.bind(p.definition, p.implementation as unknown as AnyImpl);
     if (options.reflection ?? true) {
@@ -164,6 +182,11 @@ export class RpcServer<S extends ServiceDefinition = ServiceDefinition> implemen
     if (b) return b;
     const hosted = [...this.bindings.keys()].sort().join(", ");
     return namedError("ProtocolNotSupportedError", `This server does not host protocol '${protocol}'. Hosted: ${hosted}.`, "protocol_not_supported");
+  }
+
+  /** Ids stamped on the log and error batches of a request (and whether errors carry tracebacks). */
+  batchIds(requestId?: string): BatchIds {
+    return { serverId: this.serverId, requestId: requestId ?? "", tracebacks: this.includeTracebacks };
   }
 
   /** The `__describe__` response batch (built once). */

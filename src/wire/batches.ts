@@ -108,11 +108,9 @@ export function errorCodeOf(err: unknown): string {
 }
 
 /** An EXCEPTION batch describing `err`, on the stream's schema. */
-export function errorBatch(schema: Schema, err: unknown, ids: { serverId: string; requestId?: string }): RecordBatch {
+export function errorBatch(schema: Schema, err: unknown, ids: { serverId: string; requestId?: string; tracebacks?: boolean }): RecordBatch {
   const type = errorTypeOf(err);
   const message = err instanceof Error ? err.message : String(err);
-  let traceback = err instanceof Error && err.stack ? err.stack : `${type}: ${message}`;
-  if (traceback.length > MAX_TRACEBACK) traceback = traceback.slice(0, MAX_TRACEBACK) + "\n… <traceback truncated>";
   const e = (err ?? {}) as { errorKind?: unknown; errorCode?: unknown; cause?: unknown };
   const kind = typeof e.errorKind === "string" ? e.errorKind : undefined;
   const code = errorCodeOf(err);
@@ -120,9 +118,13 @@ export function errorBatch(schema: Schema, err: unknown, ids: { serverId: string
   if (kind) extra.error_kind = kind;
   const details = encodeErrorDetails((err as { errorDetails?: unknown } | null)?.errorDetails);
   if (details) extra.error_details = details.objects;
-  extra.traceback = traceback;
-  if (e.cause !== undefined) extra.cause = `${errorTypeOf(e.cause)}: ${e.cause instanceof Error ? e.cause.message : String(e.cause)}`;
-  extra.frames = stackFrames(err);
+  if (ids.tracebacks !== false) {
+    let traceback = err instanceof Error && err.stack ? err.stack : `${type}: ${message}`;
+    if (traceback.length > MAX_TRACEBACK) traceback = traceback.slice(0, MAX_TRACEBACK) + "\n… <traceback truncated>";
+    extra.traceback = traceback;
+    if (e.cause !== undefined) extra.cause = `${errorTypeOf(e.cause)}: ${e.cause instanceof Error ? e.cause.message : String(e.cause)}`;
+    extra.frames = stackFrames(err);
+  }
   const md = new Map<string, string>([
     [Keys.logLevel, "EXCEPTION"],
     [Keys.logMessage, `${type}: ${message}`],
