@@ -17,10 +17,15 @@ import {
   Struct,
   Utf8,
   type DataType,
+  type RecordBatch,
 } from "apache-arrow";
-import { decodeStreamSync, IpcValidationError } from "../src/wire/ipc.js";
+import { decodeStreamSync, IpcStreamReader, IpcValidationError, MessageFramer } from "../src/wire/ipc.js";
+import { classify, readError } from "../src/wire/batches.js";
+import { Keys, REQUEST_VERSION } from "../src/wire/keys.js";
+import { createClient, defineService, pipePair, RpcServer, t, unary, type RpcError, type ServerOptions } from "../src/index.js";
+import { Echo, echoImpl } from "./fixtures/echo-service.js";
 import { resolveIpcValidation, type IpcValidationLevel } from "../src/wire/validate.js";
-import { craftStream, bytes, f64, i32, utf8, type CraftBatch } from "./support/ipc-craft.js";
+import { craftStream, bytes, f64, i32, utf8, type CraftBatch, type CraftBuffer } from "./support/ipc-craft.js";
 
 const schemaOf = (type: DataType, name = "x") => new Schema([new Field(name, type, true)]);
 const LEVELS: IpcValidationLevel[] = ["none", "standard", "full"];
@@ -208,4 +213,84 @@ test("VGI_RPC_IPC_VALIDATION picks the default level; a bad value warns and mean
   assert.equal(warn.mock.callCount(), 1);
   assert.match(String(warn.mock.calls[0]!.arguments[0]), /VGI_RPC_IPC_VALIDATION="lax"/);
   assert.throws(() => resolveIpcValidation("lax" as IpcValidationLevel), TypeError);
+});
+
+// ---- end to end: what a server and a client do with invalid batches ----
+
+const requestMetadata = (method: string) =>
+  new Map([
+    [Keys.method, method],
+    [Keys.requestVersion, REQUEST_VERSION],
+    [Keys.protocol, Echo.name],
+  ]);
+
+/** Send raw request bytes to a real server over a pipe; returns the first response batch and whether the server closed. */
+async function rawCall(serverOptions: ServerOptions, request: Uint8Array): Promise<{ batch: RecordBatch | null; error?: RpcError }> {
+  const [clientEnd, serverEnd] = pipePair();
+  const server = new RpcServer(Echo, echoImpl, serverOptions);
+  const served = server.serve(serverEnd, { transport: "pipe" });
+  await clientEnd.sink.write(request);
+  const framer = new MessageFramer(clientEnd.source);
+  const reader = await IpcStreamReader.open(framer);
+  assert.ok(reader, "the server answers");
+  const batch = await reader.next();
+  await clientEnd.close();
+  await served;
+  if (batch && classify(batch) === "error") return { batch, error: readError(batch) };
+  return { batch };
+}
+
+const addRequest = (a: CraftBuffer) =>
+  craftStream(new Schema([new Field("a", new Float64(), false), new Field("b", new Float64(), false)]), [
+    { length: 1, nodes: [[1, 0], [1, 0]], buffers: [bytes(), a, bytes(), f64(2)], metadata: requestMetadata("add") },
+  ]);
+
+test("a request whose buffer lies outside its body gets IPCError, not a NaN answer", async () => {
+  const ok = await rawCall({}, addRequest(f64(1)));
+  assert.equal(ok.error, undefined);
+  assert.equal(ok.batch!.getChild("result")!.get(0), 3);
+  const bad = await rawCall({}, addRequest({ offset: 64, length: 8 }));
+  assert.ok(bad.error, "an error batch");
+  assert.equal(bad.error.errorType, "IPCError");
+  assert.match(bad.error.message, /IPC batch validation failed: a: data buffer/);
+});
+
+test("the server's ipcValidation option sets the level; includeTracebacks: false drops tracebacks", async () => {
+  const echoRequest = craftStream(new Schema([new Field("text", new Utf8(), false)]), [
+    { length: 1, nodes: [[1, 0]], buffers: [bytes(), i32(0, 2), bytes(0x61, 0xff)], metadata: requestMetadata("echo") },
+  ]);
+  const strict = await rawCall({}, echoRequest);
+  assert.equal(strict.error?.errorType, "IPCError");
+  assert.ok(typeof strict.error?.extra.traceback === "string", "tracebacks by default");
+  const hidden = await rawCall({ includeTracebacks: false }, echoRequest);
+  assert.equal(hidden.error?.errorType, "IPCError");
+  assert.equal(hidden.error?.extra.traceback, undefined);
+  assert.equal(hidden.error?.extra.frames, undefined);
+  assert.equal(hidden.error?.extra.exception_type, "IPCError", "type, message and code are still sent");
+  const lax = await rawCall({ ipcValidation: "standard" }, echoRequest);
+  assert.equal(lax.error, undefined, "standard does not check UTF-8");
+});
+
+test("a hostile server's amplified reply fails the client call quickly with a typed error", async () => {
+  const [clientEnd, serverEnd] = pipePair();
+  const Lists = defineService("Lists", { get: unary({}, t.list(t.int32)) });
+  const client = createClient(Lists, clientEnd);
+  const fake = (async () => {
+    const framer = new MessageFramer(serverEnd.source);
+    const req = await IpcStreamReader.open(framer);
+    await req!.drain();
+    const type = new List(new Field("item", new Int32(), true));
+    await serverEnd.sink.write(
+      craftStream(new Schema([new Field("result", type, true)]), [
+        { length: 1, nodes: [[1, 0], [2, 0]], buffers: [bytes(), i32(0, 2 ** 24), bytes(), i32(1, 2)] },
+      ]),
+    );
+  })();
+  const t0 = performance.now();
+  const err = await client.get().catch((e: unknown) => e);
+  assert.ok(err instanceof Error);
+  assert.match(err.message, /IPC batch validation failed/);
+  assert.ok(performance.now() - t0 < 1000);
+  await fake;
+  await client.close();
 });

@@ -100,7 +100,7 @@ export class Connection {
       } catch (err) {
         if (err instanceof IdleTimeoutError) return; // an idle connection just closes
         // The byte stream can no longer be trusted: report and end the connection.
-        await this.write(encodeStream(EMPTY_SCHEMA, [errorBatch(EMPTY_SCHEMA, asProtocolError(err), { serverId: this.server.serverId })]));
+        await this.write(encodeStream(EMPTY_SCHEMA, [errorBatch(EMPTY_SCHEMA, asProtocolError(err), this.server.batchIds())]));
         return this.linger(err);
       }
       await this.handle(reader.schema, batch, startedAt, t0);
@@ -148,7 +148,7 @@ export class Connection {
       case "rejected": {
         // A rejected stream request: its client may still send an input stream.
         if (resolution.def && resolution.def.kind !== "unary") this.orphanInput = true;
-        const ids = { serverId: this.server.serverId, requestId };
+        const ids = this.server.batchIds(requestId);
         await this.write(encodeStream(resolution.schema, [errorBatch(resolution.schema, resolution.error, ids)]));
         return;
       }
