@@ -99,24 +99,40 @@ function fail(detail: string): never {
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const UTF8_CHUNK = 1 << 16;
 
-/** Throws unless `bytes` is valid UTF-8 (decoded in bounded chunks: no large string is built). */
-function checkUtf8(bytes: Uint8Array, path: string): void {
-  let ascii = true;
-  for (let i = 0; i < bytes.length; i++) {
-    if (bytes[i]! > 0x7f) {
-      ascii = false;
-      break;
-    }
+/** True when no byte of `bytes` has its high bit set (a word at a time where aligned). */
+function isAscii(bytes: Uint8Array): boolean {
+  let i = 0;
+  const n = bytes.length;
+  while (i < n && (bytes.byteOffset + i) % 4 !== 0) if (bytes[i++]! > 0x7f) return false;
+  const words = (n - i) >> 2;
+  if (words > 0) {
+    const w = new Uint32Array(bytes.buffer, bytes.byteOffset + i, words);
+    for (let k = 0; k < words; k++) if (w[k]! & 0x80808080) return false;
+    i += words * 4;
   }
-  if (ascii) return;
-  try {
-    for (let at = 0; at < bytes.length; at += UTF8_CHUNK) {
-      utf8.decode(bytes.subarray(at, Math.min(at + UTF8_CHUNK, bytes.length)), { stream: true });
+  while (i < n) if (bytes[i++]! > 0x7f) return false;
+  return true;
+}
+
+/**
+ * Throws unless `bytes` is valid UTF-8. Works in chunks cut at character
+ * starts, so only chunks holding non-ASCII bytes are decoded and no large
+ * string is ever built.
+ */
+function checkUtf8(bytes: Uint8Array, path: string): void {
+  for (let at = 0; at < bytes.length; ) {
+    let end = Math.min(at + UTF8_CHUNK, bytes.length);
+    // Never cut inside a character (at most 3 continuation bytes back).
+    for (let k = 0; k < 3 && end < bytes.length && isContinuation(bytes[end]); k++) end--;
+    const chunk = bytes.subarray(at, end);
+    if (!isAscii(chunk)) {
+      try {
+        utf8.decode(chunk);
+      } catch {
+        fail(`${path}: invalid UTF-8`);
+      }
     }
-    utf8.decode();
-  } catch {
-    utf8.decode(); // reset the decoder's state
-    fail(`${path}: invalid UTF-8`);
+    at = end;
   }
 }
 
