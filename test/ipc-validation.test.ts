@@ -19,7 +19,7 @@ import {
   type DataType,
   type RecordBatch,
 } from "apache-arrow";
-import { decodeStreamSync, IpcStreamReader, IpcValidationError, MessageFramer } from "../src/wire/ipc.js";
+import { decodeStreamSync, EOS_BYTES, IpcStreamReader, IpcValidationError, MessageFramer } from "../src/wire/ipc.js";
 import { classify, readError } from "../src/wire/batches.js";
 import { Keys, REQUEST_VERSION } from "../src/wire/keys.js";
 import { createClient, defineService, pipePair, RpcServer, t, unary, type RpcError, type ServerOptions } from "../src/index.js";
@@ -295,4 +295,41 @@ test("a hostile server's amplified reply fails the client call quickly with a ty
   assert.ok(performance.now() - t0 < 1000);
   await fake;
   await client.close();
+});
+
+// ---- flatbuffer metadata whose vector lengths lie ----
+
+/** Offset in `meta` of a uint32 vector length equal to `n` followed by `follows` bytes. */
+function findVectorLength(meta: Uint8Array, n: number, follows: (dv: DataView, at: number) => boolean): number {
+  const dv = new DataView(meta.buffer, meta.byteOffset, meta.byteLength);
+  for (let i = 0; i + 8 <= meta.byteLength; i += 4) if (dv.getUint32(i, true) === n && follows(dv, i + 4)) return i;
+  throw new Error("vector not found");
+}
+
+function patchedMessage(message: Uint8Array, at: number, value: number): Uint8Array {
+  const copy = message.slice();
+  new DataView(copy.buffer).setUint32(8 + at, value, true);
+  return copy;
+}
+
+test("a flatbuffer vector length claiming 2^31 elements is refused before decoding (was: out of memory)", () => {
+  const schema = schemaOf(new Float64());
+  const good = craftStream(schema, [{ length: 1, nodes: [[1, 0]], buffers: [bytes(), f64(1)] }]);
+  const schemaLen = new DataView(good.buffer).getInt32(4, true) + 8;
+  const batchMessage = good.subarray(schemaLen, good.byteLength - 8);
+  const meta = batchMessage.subarray(8, 8 + new DataView(batchMessage.buffer, batchMessage.byteOffset).getInt32(4, true));
+  // The nodes vector: length 1, then one 16-byte node {length: 1, null_count: 0}.
+  const at = findVectorLength(meta, 1, (dv, p) => dv.getBigInt64(p, true) === 1n && dv.getBigInt64(p + 8, true) === 0n);
+  const hostile = new Uint8Array([...good.subarray(0, schemaLen), ...patchedMessage(batchMessage, at, 0x7fffffff), ...good.subarray(good.byteLength - 8)]);
+  const rss = process.memoryUsage().rss;
+  const t0 = performance.now();
+  assert.throws(() => decodeStreamSync(hostile), /malformed IPC message metadata: .*outside/);
+  assert.ok(performance.now() - t0 < 500);
+  assert.ok(process.memoryUsage().rss - rss < 100 * 2 ** 20);
+  // Same for the schema's field vector.
+  const schemaMessage = good.subarray(0, schemaLen);
+  const smeta = schemaMessage.subarray(8);
+  const fieldsAt = findVectorLength(smeta, 1, (dv, p) => dv.getUint32(p, true) > 0 && dv.getUint32(p, true) < 1024);
+  const hostileSchema = new Uint8Array([...patchedMessage(schemaMessage, fieldsAt, 0x7ffffff0), ...EOS_BYTES]);
+  assert.throws(() => decodeStreamSync(hostileSchema), /malformed IPC message metadata/);
 });

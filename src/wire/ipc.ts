@@ -18,6 +18,7 @@ import {
 import { ExactReader, type ByteSource, concatBytes } from "./bytes.js";
 import { IdleTimeoutError, MessageTimeoutError, messageBudgetMs, type ByteStreamLimits } from "./limits.js";
 import { IpcFormatError, IpcValidationError } from "./ipc-errors.js";
+import { verifyMessageMetadata } from "./flatbuffer-verify.js";
 import { resolveIpcValidation, validateDictionaryBatch, validateRecordBatch, type BatchHeader, type IpcValidationLevel } from "./validate.js";
 import { BufferRegion, RecordBatch as RecordBatchHeader } from "apache-arrow/ipc/metadata/message";
 import { VectorAssembler } from "apache-arrow/visitor/vectorassembler";
@@ -116,12 +117,7 @@ export class MessageFramer {
     if (8 + metaLength > this.maxMessageBytes) throw new MessageTooLargeError(8 + metaLength, this.maxMessageBytes);
     const meta = await this.reader.readExact(metaLength);
     if (meta === null) throw new IpcFormatError("input ended before IPC message metadata");
-    let message: Message;
-    try {
-      message = Message.decode(meta);
-    } catch (e) {
-      throw new IpcFormatError(`malformed IPC message metadata: ${(e as Error).message}`);
-    }
+    const message = decodeMessage(meta);
     const bodyLength = Number(message.bodyLength);
     if (!Number.isSafeInteger(bodyLength) || bodyLength < 0) {
       throw new IpcFormatError(`invalid IPC body length ${String(message.bodyLength)}`);
@@ -484,10 +480,17 @@ export function serializeSchema(schema: Schema): Uint8Array {
 
 /** Parse bytes produced by {@link serializeSchema} (or pyarrow's `Schema.serialize()`). */
 export function deserializeSchema(bytes: Uint8Array): Schema {
-  const withEos = concatBytes([bytes, EOS_BYTES]);
-  const reader = RecordBatchReader.from(withEos);
-  reader.open();
-  return reader.schema;
+  return decodeStreamSync(concatBytes([bytes, EOS_BYTES])).schema;
+}
+
+/** Decode a message's flatbuffer metadata after verifying its bounds. Throws IpcFormatError. */
+function decodeMessage(meta: Uint8Array): Message {
+  verifyMessageMetadata(meta);
+  try {
+    return Message.decode(meta);
+  } catch (e) {
+    throw new IpcFormatError(`malformed IPC message metadata: ${(e as Error).message}`);
+  }
 }
 
 /**
@@ -509,12 +512,7 @@ export function decodeStreamSync(bytes: Uint8Array, ipcValidation?: IpcValidatio
     if (len === 0) return null;
     if (len < 0 || at + prefix + len > bytes.byteLength) throw new IpcFormatError("truncated IPC message metadata");
     const meta = bytes.subarray(at + prefix, at + prefix + len);
-    let message: Message;
-    try {
-      message = Message.decode(meta);
-    } catch (e) {
-      throw new IpcFormatError(`malformed IPC message metadata: ${(e as Error).message}`);
-    }
+    const message = decodeMessage(meta);
     const bodyStart = at + prefix + len;
     const bodyLength = Number(message.bodyLength);
     if (!Number.isSafeInteger(bodyLength) || bodyLength < 0) throw new IpcFormatError(`invalid IPC body length ${String(message.bodyLength)}`);
