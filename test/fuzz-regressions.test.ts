@@ -22,6 +22,6 @@ test("fuzz regression cases are present", () => {
 for (const c of cases) {
   test(`fuzz regression ${c.file} (${c.target} ${c.call})`, { timeout: 60_000, ...(c.todo ? { todo: c.todo } : {}) }, async () => {
     const r = await runFuzzChild(["--replay", join(CASES_DIR, c.file)], 45_000);
-    assert.ok(r.code === 0 && !r.timedOut, `${c.note ?? ""}\n${describeChild(r)}`);
+    assert.ok(r.code === 0 && !r.timedOut && !r.memoryKilled, `${c.note ?? ""}\n${describeChild(r)}`);
   });
 }

@@ -43,6 +43,7 @@ for (const target of ["server-pipe", "server-tcp", "client", "http"]) {
   test(`fuzz ${target}`, { timeout: limitMs + 10_000 }, async (t) => {
     const r = await runFuzzChild([target], limitMs);
     for (const line of r.stdout.split("\n")) if (line.startsWith("# ")) t.diagnostic(line.slice(2));
-    assert.ok(r.code === 0 && !r.timedOut, describeChild(r));
+    t.diagnostic(`peak RSS ${(r.peakRss / 2 ** 20).toFixed(0)} MiB`);
+    assert.ok(r.code === 0 && !r.timedOut && !r.memoryKilled, describeChild(r));
   });
 }

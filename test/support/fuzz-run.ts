@@ -10,7 +10,7 @@
  * as `# fuzz ...` lines), 1 with the failure on stderr otherwise. See
  * test/fuzz.test.ts for the properties, budgets and environment flags.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import fc from "fast-check";
 import { RpcServer } from "../../src/server/server.js";
 import { serveSocket, type SocketServer } from "../../src/transport/socket.js";
@@ -84,6 +84,11 @@ const knownHits = new Map<string, number>();
 /** Run a case under the crash watch and memory bound; a known failure is tallied, anything else recorded and thrown. */
 async function runCase(c: Omit<FuzzCase, "hex"> & { bytes: Uint8Array }, body: () => Promise<void>, input?: unknown): Promise<void> {
   const label = `${c.target} ${c.call}`;
+  // Written before the case runs: the reproducer when the process dies in it (out of memory, a crash).
+  if (INFLIGHT) {
+    const { bytes, ...rest } = c;
+    writeFileSync(INFLIGHT, JSON.stringify({ ...rest, hex: toHex(bytes), ...(input !== undefined ? { input: describeInput(input) } : {}) }, null, 2) + "\n");
+  }
   try {
     await memoryBounded(label, body);
     await watch.check(label);
@@ -102,6 +107,8 @@ async function runCase(c: Omit<FuzzCase, "hex"> & { bytes: Uint8Array }, body: (
 }
 
 let replaying = false;
+/** Set by the parent (test/support/fuzz-child.ts): where the case in flight is written. */
+const INFLIGHT = process.env.VGI_RPC_FUZZ_INFLIGHT;
 let sock: SocketServer | undefined;
 let tcpPort = 0;
 const pipeServer = new RpcServer(ConformanceService, conformanceImpl(), { logger: () => {} });
