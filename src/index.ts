@@ -36,6 +36,17 @@ export type { ProducerStream, ExchangeSession, ExchangeInput, CallTransport, Req
 export { clientFor } from "./client/client.js";
 export { pipePair, servePipe, type PipeOptions } from "./transport/pipe.js";
 export type { ByteChannel, ByteSource, ByteSink } from "./wire/bytes.js";
+export { CallTimeoutError } from "./client/connection.js";
+export { IpcFormatError, IpcValidationError, MessageTooLargeError } from "./wire/ipc.js";
+export { IpcValidation, IPC_VALIDATION_ENV, type IpcValidationLevel } from "./wire/validate.js";
+export {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_MESSAGE_TIMEOUT_MS,
+  DEFAULT_MIN_BYTES_PER_SECOND,
+  IdleTimeoutError,
+  MessageTimeoutError,
+  type ByteStreamLimits,
+} from "./wire/limits.js";
 export { describeService, listMethods, introspect, parseDescribe, type ServiceInfo, type MethodInfo } from "./introspection/introspect.js";
 export { createHttpHandler, type HttpHandler, type HttpServerOptions, type HttpCallInfo } from "./http/server.js";
 export { AuthError, authenticated, bearerAuth, apiKeyAuth, anyOf, bearerToken, type Authenticate, type AuthReason } from "./http/auth.js";

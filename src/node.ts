@@ -19,6 +19,9 @@ export {
   type SocketServer,
   type SocketListenAddress,
   type SocketClientOptions,
+  type SocketServerOptions,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_SOCKET_IDLE_TIMEOUT_MS,
   type TcpAddress,
 } from "./transport/socket.js";
 export {
