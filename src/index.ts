@@ -45,6 +45,7 @@ export {
   DEFAULT_MIN_BYTES_PER_SECOND,
   IdleTimeoutError,
   MessageTimeoutError,
+  WriteTimeoutError,
   type ByteStreamLimits,
 } from "./wire/limits.js";
 export { describeService, listMethods, introspect, parseDescribe, type ServiceInfo, type MethodInfo } from "./introspection/introspect.js";

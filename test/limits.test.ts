@@ -217,6 +217,20 @@ describe("server limits (TCP)", () => {
     await c.close();
   });
 
+  test("a client that stops reading cannot hold its connection: the write deadline closes it", { timeout: 20_000 }, async () => {
+    // Budget of a 16 MiB write: 300 ms + 16 MiB at 1 GiB/s ≈ 316 ms.
+    const server = await start({ messageTimeoutMs: 300, minBytesPerSecond: 1 << 30 });
+    const payload = new Uint8Array(16 << 20).fill(1);
+    const def = Svc.methods.blob;
+    const batch = requestBatch({ method: "blob", protocol: Svc.name, schema: def.paramsSchema, columns: encodeParams(def.params, { data: payload }, "blob") });
+    const raw = await rawConnect(server.address as TcpAddress);
+    raw.socket.pause(); // never read the 16 MiB answer
+    raw.socket.write(encodeStream(batch.schema, [batch]));
+    await until(() => server.connections === 1, 3000, "connection accepted");
+    await until(() => server.connections === 0, 8000, "server drops the connection of a client that does not read");
+    raw.socket.destroy();
+  });
+
   test("idleShutdownMs stops the server once its last connection closed", { timeout: 10_000 }, async () => {
     const server = await start({ idleShutdownMs: 300 });
     const c = await connectTcp(Svc, server.address as TcpAddress);

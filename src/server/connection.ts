@@ -7,7 +7,7 @@
 import type { RecordBatch, Schema } from "apache-arrow";
 import type { ByteChannel } from "../wire/bytes.js";
 import { IpcStreamReader, IpcStreamWriter, MessageFramer, encodeStream } from "../wire/ipc.js";
-import { IdleTimeoutError, MessageTimeoutError, withDefaultLimits } from "../wire/limits.js";
+import { IdleTimeoutError, MessageTimeoutError, WriteTimeoutError, messageBudgetMs, withDefaultLimits } from "../wire/limits.js";
 import { Keys } from "../wire/keys.js";
 import { concatBytes } from "../wire/bytes.js";
 import { errorCodeOf } from "../wire/batches.js";
@@ -65,11 +65,26 @@ export class Connection {
   }
 
   /** Write to the peer; a failed write means the peer is gone. */
+  /**
+   * Write to the client. A write must drain within the same budget as a
+   * message read (`messageTimeoutMs + bytes / minBytesPerSecond`): a client
+   * that stops reading cannot hold the connection (and its slot) forever.
+   */
   private async write(bytes: Uint8Array): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await this.channel.sink.write(bytes);
+      const pending = this.channel.sink.write(bytes);
+      if (!pending) return;
+      const budget = messageBudgetMs(this.server.options, bytes.byteLength);
+      if (budget === null) return await pending;
+      const expired = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new WriteTimeoutError(budget, bytes.byteLength)), budget);
+      });
+      await Promise.race([pending, expired]);
     } catch (err) {
       throw new EndConnection(err);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -37,6 +37,14 @@ export class MessageTimeoutError extends Error {
   }
 }
 
+/** A peer stopped reading: a write did not drain within its budget. */
+export class WriteTimeoutError extends Error {
+  constructor(readonly timeoutMs: number, readonly bytes: number) {
+    super(`write of ${bytes} bytes not accepted by the peer within ${timeoutMs} ms`);
+    this.name = "WriteTimeoutError";
+  }
+}
+
 /** A connection sent nothing for its idle timeout. */
 export class IdleTimeoutError extends Error {
   constructor(readonly timeoutMs: number) {
