@@ -130,3 +130,16 @@ describe("fuzz harness: HTTP checker", () => {
     );
   });
 });
+
+describe("fuzz harness: handler oracle", () => {
+  test("a parameter with U+FFFD or a value its type rejects is reported", async () => {
+    const { guardedImpl, checkHandlerOracle } = await import("./support/fuzz-targets.js");
+    const impl = guardedImpl() as unknown as Record<string, (p: unknown, ctx: unknown) => unknown>;
+    impl.echo_string!({ value: "ok" }, {});
+    assert.doesNotThrow(() => checkHandlerOracle("clean"));
+    impl.echo_string!({ value: "bad \uFFFD" }, {});
+    assert.throws(() => checkHandlerOracle("utf8"), /invalid UTF-8 reached the handler/);
+    impl.echo_enum!({ status: "NOT_A_MEMBER" }, {});
+    assert.throws(() => checkHandlerOracle("enum"), /a value its type rejects reached the handler/);
+  });
+});

@@ -21,7 +21,8 @@ test("fuzz regression cases are present", () => {
 
 for (const c of cases) {
   test(`fuzz regression ${c.file} (${c.target} ${c.call})`, { timeout: 60_000, ...(c.todo ? { todo: c.todo } : {}) }, async () => {
-    const r = await runFuzzChild(["--replay", join(CASES_DIR, c.file)], 45_000);
+    const env: Record<string, string> = c.ipcValidation ? { VGI_RPC_IPC_VALIDATION: c.ipcValidation } : {};
+    const r = await runFuzzChild(["--replay", join(CASES_DIR, c.file)], 45_000, env);
     assert.ok(r.code === 0 && !r.timedOut && !r.memoryKilled, `${c.note ?? ""}\n${describeChild(r)}`);
   });
 }

@@ -39,9 +39,19 @@ const runs = Number(process.env.VGI_RPC_FUZZ_RUNS ?? 0);
 /** Wall-clock limit per target: generous for the default budget, scaled for long runs. */
 const limitMs = Math.max(120_000, runs * 60);
 
-for (const target of ["server-pipe", "server-tcp", "client", "http"]) {
-  test(`fuzz ${target}`, { timeout: limitMs + 10_000 }, async (t) => {
-    const r = await runFuzzChild([target], limitMs);
+/** Targets at the default validation level (full), plus the byte-stream server and client at `standard`. */
+const RUNS: { target: string; level?: "standard" }[] = [
+  { target: "server-pipe" },
+  { target: "server-tcp" },
+  { target: "client" },
+  { target: "http" },
+  { target: "server-pipe", level: "standard" },
+  { target: "client", level: "standard" },
+];
+
+for (const { target, level } of RUNS) {
+  test(`fuzz ${target}${level ? ` (ipcValidation ${level})` : ""}`, { timeout: limitMs + 10_000 }, async (t) => {
+    const r = await runFuzzChild([target], limitMs, level ? { VGI_RPC_IPC_VALIDATION: level } : {});
     for (const line of r.stdout.split("\n")) if (line.startsWith("# ")) t.diagnostic(line.slice(2));
     t.diagnostic(`peak RSS ${(r.peakRss / 2 ** 20).toFixed(0)} MiB`);
     assert.ok(r.code === 0 && !r.timedOut && !r.memoryKilled, describeChild(r));

@@ -34,11 +34,11 @@ function rssOf(pid: number): number {
 }
 
 /** `args` for fuzz-run.js; the child's heap is capped so a decoding amplification fails the case instead of the machine. */
-export function runFuzzChild(args: string[], timeoutMs: number, heapMb = 1536): Promise<ChildResult> {
+export function runFuzzChild(args: string[], timeoutMs: number, extraEnv: Record<string, string> = {}, heapMb = 1536): Promise<ChildResult> {
   return new Promise((resolve) => {
     const dir = mkdtempSync(join(tmpdir(), "vgi-fuzz-"));
     const inflightPath = join(dir, "inflight.json");
-    const env = { ...process.env, VGI_RPC_FUZZ_INFLIGHT: inflightPath };
+    const env = { ...process.env, ...extraEnv, VGI_RPC_FUZZ_INFLIGHT: inflightPath };
     const child = spawn(process.execPath, [`--max-old-space-size=${heapMb}`, RUNNER, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
     let stdout = "";
     let stderr = "";

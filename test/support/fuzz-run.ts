@@ -15,7 +15,6 @@ import fc from "fast-check";
 import { RpcServer } from "../../src/server/server.js";
 import { serveSocket, type SocketServer } from "../../src/transport/socket.js";
 import { ConformanceService } from "../../src/conformance/service.js";
-import { conformanceImpl } from "../../src/conformance/impl.js";
 import type { HttpHandler } from "../../src/http/server.js";
 import {
   CrashWatch,
@@ -38,6 +37,7 @@ import {
   clientCase,
   compress,
   fuzzHttpHandler,
+  guardedImpl,
   httpCase,
   probeRequest,
   serverPipeCase,
@@ -87,7 +87,7 @@ async function runCase(c: Omit<FuzzCase, "hex"> & { bytes: Uint8Array }, body: (
   // Written before the case runs: the reproducer when the process dies in it (out of memory, a crash).
   if (INFLIGHT) {
     const { bytes, ...rest } = c;
-    writeFileSync(INFLIGHT, JSON.stringify({ ...rest, hex: toHex(bytes), ...(input !== undefined ? { input: describeInput(input) } : {}) }, null, 2) + "\n");
+    writeFileSync(INFLIGHT, JSON.stringify({ ...rest, ...LEVEL, hex: toHex(bytes), ...(input !== undefined ? { input: describeInput(input) } : {}) }, null, 2) + "\n");
   }
   try {
     await memoryBounded(label, body);
@@ -101,20 +101,22 @@ async function runCase(c: Omit<FuzzCase, "hex"> & { bytes: Uint8Array }, body: (
       return;
     }
     const { bytes, ...rest } = c;
-    if (!replaying) recordFailure({ ...rest, hex: toHex(bytes), ...(input !== undefined ? { input: describeInput(input) } : {}) } as FuzzCase, reason);
+    if (!replaying) recordFailure({ ...rest, ...LEVEL, hex: toHex(bytes), ...(input !== undefined ? { input: describeInput(input) } : {}) } as FuzzCase, reason);
     throw e instanceof FuzzFailure ? e : new FuzzFailure(`harness error: ${reason}`);
   }
 }
 
 let replaying = false;
+/** The validation level in effect, stored with recorded cases (unset: the default). */
+const LEVEL = process.env.VGI_RPC_IPC_VALIDATION ? { ipcValidation: process.env.VGI_RPC_IPC_VALIDATION as FuzzCase["ipcValidation"] } : {};
 /** Set by the parent (test/support/fuzz-child.ts): where the case in flight is written. */
 const INFLIGHT = process.env.VGI_RPC_FUZZ_INFLIGHT;
 let sock: SocketServer | undefined;
 let tcpPort = 0;
-const pipeServer = new RpcServer(ConformanceService, conformanceImpl(), { logger: () => {} });
+const pipeServer = new RpcServer(ConformanceService, guardedImpl(), { logger: () => {} });
 async function tcp(): Promise<number> {
   if (!sock) {
-    sock = await serveSocket(ConformanceService, conformanceImpl(), { host: "127.0.0.1", port: 0 }, { logger: () => {} });
+    sock = await serveSocket(ConformanceService, guardedImpl(), { host: "127.0.0.1", port: 0 }, { logger: () => {} });
     tcpPort = (sock.address as { port: number }).port;
   }
   return tcpPort;

@@ -25,6 +25,69 @@ import { ByteQueue, FuzzFailure, concat, decodeOutput, isErrorStream, rawPair, r
 
 export const CASE_MS = 2_000;
 
+/**
+ * Handler-side oracle: every parameter a handler receives must be a value its
+ * declared type accepts (re-encoding it through the type must succeed) and
+ * carry no U+FFFD (what invalid UTF-8 decodes to). Violations are collected,
+ * and the checkers turn them into failures: malformed input must be refused
+ * before dispatch, not handed to application code.
+ */
+export const handlerViolations: string[] = [];
+
+function scanStrings(v: unknown, path: string, seen = 0): string | null {
+  if (seen > 10_000) return null;
+  if (typeof v === "string") return v.includes("\uFFFD") ? `${path}: U+FFFD in ${JSON.stringify(v.slice(0, 40))}` : null;
+  if (v instanceof Map) {
+    for (const [k, x] of v) {
+      const r = scanStrings(k, `${path}.key`, seen + 1) ?? scanStrings(x, `${path}[${String(k)}]`, seen + 1);
+      if (r) return r;
+    }
+  } else if (Array.isArray(v) || v instanceof Set) {
+    let i = 0;
+    for (const x of v) {
+      const r = scanStrings(x, `${path}[${i++}]`, seen + 1);
+      if (r) return r;
+    }
+  } else if (v && typeof v === "object" && !(v instanceof Uint8Array) && !ArrayBuffer.isView(v)) {
+    for (const [k, x] of Object.entries(v)) {
+      const r = scanStrings(x, `${path}.${k}`, seen + 1);
+      if (r) return r;
+    }
+  }
+  return null;
+}
+
+/** conformanceImpl() with every handler's parameters checked by the oracle first. */
+export function guardedImpl(): ReturnType<typeof conformanceImpl> {
+  const impl = conformanceImpl() as unknown as Record<string, (params: Record<string, unknown>, ctx: unknown) => unknown>;
+  const methods = ConformanceService.methods as unknown as Record<string, { params: Record<string, { build(values: unknown[], path: string): unknown }> }>;
+  for (const [name, handler] of Object.entries(impl)) {
+    const def = methods[name];
+    if (!def || typeof handler !== "function") continue;
+    impl[name] = (params, ctx) => {
+      for (const [p, type] of Object.entries(def.params)) {
+        try {
+          type.build([params?.[p]], p);
+        } catch (e) {
+          handlerViolations.push(`${name}(${p}): a value its type rejects reached the handler: ${(e as Error).message}`);
+        }
+        const bad = scanStrings(params?.[p], p);
+        if (bad) handlerViolations.push(`${name}(${p}): invalid UTF-8 reached the handler: ${bad}`);
+      }
+      return handler(params, ctx);
+    };
+  }
+  return impl as unknown as ReturnType<typeof conformanceImpl>;
+}
+
+/** Throw a FuzzFailure for oracle violations collected since the last call. */
+export function checkHandlerOracle(label: string): void {
+  if (handlerViolations.length) {
+    const v = handlerViolations.splice(0);
+    throw new FuzzFailure(`${label}: ${v[0]}${v.length > 1 ? ` (+${v.length - 1} more)` : ""}`);
+  }
+}
+
 type C = Client<ConformanceServiceDef>;
 
 /** One call of the capture set; `run` drives it through a typed client. */
@@ -211,6 +274,7 @@ export async function serverPipeCase(server: RpcServer, bytes: Uint8Array, probe
   const output = await readAll(fromChannel, CASE_MS, "server (pipe) output");
   await withDeadline(served, CASE_MS, "server (pipe) serve() after EOF");
   if (serveError) throw new FuzzFailure(`serve() rejected: ${serveError instanceof Error ? serveError.stack : String(serveError)}`);
+  checkHandlerOracle("pipe");
   judgeServerOutput(output, intact, "pipe");
   await freshPipeCall(server);
 }
@@ -250,6 +314,7 @@ export async function serverTcpCase(port: number, bytes: Uint8Array, probe: Uint
     CASE_MS,
     "server (tcp) connection close after EOF",
   );
+  checkHandlerOracle("tcp");
   judgeServerOutput(output, intact, "tcp");
   await freshTcpCall(port);
 }
@@ -325,7 +390,7 @@ export interface HttpCapture {
 export const HTTP_BASE = "http://fuzz.invalid";
 
 export function fuzzHttpHandler(): HttpHandler {
-  return createHttpHandler(ConformanceService, conformanceImpl(), {
+  return createHttpHandler(ConformanceService, guardedImpl(), {
     tokenKey: "00".repeat(32),
     stateClasses: conformanceStateClasses,
     maxRequestBytes: 1 << 20,
@@ -396,6 +461,7 @@ export async function httpCase(handler: HttpHandler, m: HttpMutant, original: Ht
       throw new FuzzFailure(`HTTP handler rejected: ${e instanceof Error ? e.stack : String(e)}`);
     }
     const body = new Uint8Array(await withDeadline(res.arrayBuffer(), CASE_MS, "HTTP response body"));
+    checkHandlerOracle("http");
     if (res.status >= 500) throw new FuzzFailure(`HTTP ${res.status} on hostile input: ${new TextDecoder().decode(body.subarray(0, 300))}`);
     const type = res.headers.get("content-type") ?? "";
     if (type.includes("arrow") && body.byteLength) {

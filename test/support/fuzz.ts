@@ -462,6 +462,8 @@ export interface FuzzCase {
   note?: string;
   /** node:test todo reason while a fix is in progress elsewhere. */
   todo?: string;
+  /** The IPC validation level the case was found at (VGI_RPC_IPC_VALIDATION); unset: the default (full). */
+  ipcValidation?: "none" | "standard" | "full";
   /** The fast-check input that produced the bytes (diagnostic only). */
   input?: string;
 }
