@@ -117,6 +117,32 @@ test("XFCC from a TLS-terminating proxy", async () => {
   assert.equal((await call(xfccAuth(), {})).json!.reason, "proxy_required");
 });
 
+test("anyOf moves past an authenticator whose credential is absent or refused (reference chain_authenticate)", async () => {
+  const xfccHeader = 'Subject="CN=erin"';
+  const either = anyOf(xfccAuth(), bearerAuth({ tokens: { "s3cret-token": "alice" } }));
+  assert.equal((await call(either, { Authorization: "Bearer s3cret-token" })).principal, "bearer:alice", "bearer accepted without XFCC");
+  assert.equal((await call(either, { "x-forwarded-client-cert": xfccHeader })).principal, "mtls:erin");
+  const none = await call(either, {});
+  assert.equal(none.status, 401);
+  assert.equal(none.json!.reason, "proxy_required", "first substantive reason wins when not every refusal is missing_credential");
+  const wrong = await call(either, { Authorization: "Bearer nope" });
+  assert.equal(wrong.json!.reason, "proxy_required");
+  const bothMissing = await call(anyOf(bearerAuth({ tokens: {} }), apiKeyAuth({ keys: {} })), {});
+  assert.equal(bothMissing.json!.reason, "missing_credential");
+  const invalidThenMissing = await call(anyOf(apiKeyAuth({ keys: { k1: "a" } }), bearerAuth({ tokens: {} })), { "X-API-Key": "bad" });
+  assert.equal(invalidThenMissing.json!.reason, "invalid_credential");
+  // A non-AuthError (a precondition that must not be bypassed) propagates at once: later authenticators never run.
+  let reached = false;
+  const gate: Authenticate = () => {
+    throw Object.assign(new Error("forbidden"), { name: "PermissionError" });
+  };
+  const later: Authenticate = (r) => ((reached = true), bearerAuth({ tokens: { "s3cret-token": "alice" } })(r));
+  const gated = await call(anyOf(gate, later), { Authorization: "Bearer s3cret-token" });
+  assert.equal(gated.status, 401);
+  assert.equal(reached, false);
+  assert.throws(() => anyOf(), TypeError);
+});
+
 test("mTLS: the client certificate Node verified names the principal", { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "vgi-mtls-"));
   const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });

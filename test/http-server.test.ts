@@ -221,10 +221,17 @@ describe("HTTP server", () => {
       assert.equal(err.type, "RuntimeError", name);
       assert.match(err.message, pattern, name);
     }
-    // A cursor of another stream method of the same protocol opens but does not deserialize there.
-    const res = await post(s.url(`/${PROTOCOL}/exchange_accumulate/exchange`), tickBody({ [Keys.streamState]: cursor, [Keys.callState]: call }));
-    assert.equal(res.status, 400);
-    assert.match((await errorOf(res)).message, /^Failed to deserialize state/);
+    // Tokens are bound to the method that issued them: another producer's (or an exchange's) /exchange refuses them
+    // as a bad token, before any state is restored or any handler runs.
+    for (const other of ["produce_with_logs", "cancellable_producer", "exchange_accumulate"]) {
+      const before = s.records.length;
+      const res = await post(s.url(`/${PROTOCOL}/${other}/exchange`), tickBody({ [Keys.streamState]: cursor, [Keys.callState]: call }));
+      assert.equal(res.status, 400, other);
+      const err = await errorOf(res);
+      assert.equal(err.type, "RuntimeError", other);
+      assert.match(err.message, /^State token signature verification failed$/, other);
+      assert.equal(s.records.length, before, `${other}: no turn ran`);
+    }
     // The genuine tokens still work, and the server keeps serving.
     const turn = await nextTurn(s, cursor, call);
     assert.equal(turn.index, 1);

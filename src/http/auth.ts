@@ -96,18 +96,28 @@ export function apiKeyAuth(options: { keys: Record<string, string>; header?: str
   };
 }
 
-/** Try each authenticator in turn; the first that does not refuse with `missing_credential` decides. */
+/**
+ * Try each authenticator in turn; the first that accepts wins (OR semantics,
+ * as the reference's `chain_authenticate`). An `AuthError` refusal of any
+ * reason moves on to the next one (the request may simply carry another kind
+ * of credential); any other error (e.g. a `PermissionError`) propagates at
+ * once. When all refuse, the 401 names every refusal; its reason is
+ * `missing_credential` only when every authenticator saw no credential, else
+ * the first other reason.
+ */
 export function anyOf(...authenticators: Authenticate[]): Authenticate {
+  if (authenticators.length === 0) throw new TypeError("anyOf requires at least one authenticator");
   return async (request) => {
-    let last: unknown = new AuthError("missing_credential", "no credential");
+    const refusals: AuthError[] = [];
     for (const a of authenticators) {
       try {
         return await a(request);
       } catch (err) {
-        if (!(err instanceof AuthError) || err.reason !== "missing_credential") throw err;
-        last = err;
+        if (!(err instanceof AuthError)) throw err;
+        refusals.push(err);
       }
     }
-    throw last;
+    const reason = refusals.find((e) => e.reason !== "missing_credential")?.reason ?? "missing_credential";
+    throw new AuthError(reason, `No authenticator accepted the request (${refusals.map((e) => e.message).join("; ")})`);
   };
 }

@@ -66,7 +66,7 @@ export class HttpStreams {
   private cursor(state: object, callId: Uint8Array, req: StreamRequest): string {
     const ctor = Object.getPrototypeOf(state)?.constructor as StateClass | undefined;
     if (ctor && ctor !== Object && !this.classes.has(ctor.name)) this.classes.set(ctor.name, ctor);
-    return this.sealer.sealCursor(callId, encodeState(state), identity(req.auth), req.protocol);
+    return this.sealer.sealCursor(callId, encodeState(state), identity(req.auth), req);
   }
 
   private limit(req: StreamRequest, sealed = 0): number | null {
@@ -141,7 +141,7 @@ export class HttpStreams {
             responseLimit: limit ?? 0,
           },
           identity(req.auth),
-          req.protocol,
+          req,
         );
         const cursor = this.cursor(stream.state, callId, req);
         stateBytes = cursor.length + callToken.length;
@@ -172,10 +172,10 @@ export class HttpStreams {
     let sealedLimit: number;
     let streamId: string;
     try {
-      const cursor = this.sealer.openCursor(cursorText, who, req.protocol);
+      const cursor = this.sealer.openCursor(cursorText, who, req);
       const callText = md.get(Keys.callState);
       if (!callText) return bad("Missing call token in exchange request");
-      const call = this.sealer.openCall(callText, who, req.protocol);
+      const call = this.sealer.openCall(callText, who, req);
       if (!sameBytes(call.callId, cursor.callId)) return bad("State token does not belong to the supplied call token");
       callId = call.callId;
       sealedLimit = call.responseLimit;

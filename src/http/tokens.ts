@@ -2,7 +2,8 @@
  * Stream state tokens for the stateless HTTP transport: a per-turn cursor
  * token and a per-call token minted once at `/init`, both sealed with
  * XChaCha20-Poly1305 under the server's key and bound (through the AAD) to
- * the caller's identity and the protocol. Any process holding the same key
+ * the caller's identity and to the protocol and method that issued them, so
+ * a token from one stream method is refused on another's `/exchange`. Any process holding the same key
  * can continue any stream. The structure follows the reference; the bytes
  * are only ever opened by servers of this implementation.
  */
@@ -44,13 +45,19 @@ export interface TokenIdentity {
   principal: string;
 }
 
-function aad(prefix: string, who: TokenIdentity, protocol: string): Uint8Array {
-  const tail = who.authenticated ? `\x01${who.domain}\x00${who.principal}` : "\x00anonymous";
-  return enc.encode(`${prefix}\x00${tail}\x00${protocol}`);
+/** The protocol and method a token belongs to (sealed into its AAD). */
+export interface TokenScope {
+  protocol: string;
+  method: string;
 }
 
-const cursorAad = (who: TokenIdentity, protocol: string) => aad("vgi_rpc.state.v6", who, protocol);
-const callAad = (who: TokenIdentity, protocol: string) => aad("vgi_rpc.call.v3", who, protocol);
+function aad(prefix: string, who: TokenIdentity, scope: TokenScope): Uint8Array {
+  const tail = who.authenticated ? `\x01${who.domain}\x00${who.principal}` : "\x00anonymous";
+  return enc.encode(`${prefix}\x00${tail}\x00${scope.protocol}\x00${scope.method}`);
+}
+
+const cursorAad = (who: TokenIdentity, scope: TokenScope) => aad("vgi_rpc.state.v6", who, scope);
+const callAad = (who: TokenIdentity, scope: TokenScope) => aad("vgi_rpc.call.v3", who, scope);
 
 function seal(key: Uint8Array, version: number, plaintext: Uint8Array, ad: Uint8Array): string {
   let payload: Uint8Array;
@@ -230,7 +237,7 @@ export class TokenSealer {
     return id;
   }
 
-  sealCall(t: Omit<CallToken, "createdAt">, who: TokenIdentity, protocol: string): string {
+  sealCall(t: Omit<CallToken, "createdAt">, who: TokenIdentity, scope: TokenScope): string {
     const plain = new Writer()
       .u64(this.now())
       .raw(t.callId)
@@ -241,11 +248,11 @@ export class TokenSealer {
       .str(t.streamId)
       .u64(t.responseLimit)
       .done();
-    return seal(this.options.key, CALL_VERSION, plain, callAad(who, protocol));
+    return seal(this.options.key, CALL_VERSION, plain, callAad(who, scope));
   }
 
-  openCall(token: string, who: TokenIdentity, protocol: string): CallToken {
-    const r = new Reader(open(this.options.key, CALL_VERSION, token, callAad(who, protocol), "call token"), "call token");
+  openCall(token: string, who: TokenIdentity, scope: TokenScope): CallToken {
+    const r = new Reader(open(this.options.key, CALL_VERSION, token, callAad(who, scope), "call token"), "call token");
     const t: CallToken = {
       createdAt: r.u64(),
       callId: r.raw(16),
@@ -261,13 +268,13 @@ export class TokenSealer {
     return t;
   }
 
-  sealCursor(callId: Uint8Array, state: Uint8Array, who: TokenIdentity, protocol: string): string {
+  sealCursor(callId: Uint8Array, state: Uint8Array, who: TokenIdentity, scope: TokenScope): string {
     const plain = new Writer().u64(this.now()).raw(callId).bytes(state).done();
-    return seal(this.options.key, CURSOR_VERSION, plain, cursorAad(who, protocol));
+    return seal(this.options.key, CURSOR_VERSION, plain, cursorAad(who, scope));
   }
 
-  openCursor(token: string, who: TokenIdentity, protocol: string): CursorToken {
-    const r = new Reader(open(this.options.key, CURSOR_VERSION, token, cursorAad(who, protocol), "state token"), "state token");
+  openCursor(token: string, who: TokenIdentity, scope: TokenScope): CursorToken {
+    const r = new Reader(open(this.options.key, CURSOR_VERSION, token, cursorAad(who, scope), "state token"), "state token");
     const t: CursorToken = { createdAt: r.u64(), callId: r.raw(16), state: r.bytes() };
     r.end();
     this.checkAge(t.createdAt, "State token");
