@@ -169,7 +169,18 @@ class HttpApp {
       remoteAddr: info?.remoteAddr ?? "",
       requestBytes: 0,
     };
-    const parts = await this.route(request, facts);
+    let parts: ResponseParts;
+    try {
+      parts = await this.route(request, facts);
+    } catch (err) {
+      // Nothing a request carries may escape the handler: an unexpected failure is a 500, and the server keeps serving.
+      try {
+        this.server.options.onError?.(err);
+      } catch {
+        // a failing error hook changes nothing about the answer
+      }
+      parts = jsonResponse(500, { title: "500 Internal Server Error", description: "the request failed unexpectedly" });
+    }
     const { response, bodyBytes } = await this.finish(request, parts, facts.requestId);
     if (parts.call) this.record(parts, facts, startedAt, performance.now() - t0, bodyBytes);
     return response;
@@ -224,7 +235,12 @@ class HttpApp {
   private async route(request: Request, facts: RequestFacts): Promise<ResponseParts> {
     const { requestId, remoteAddr } = facts;
     const url = new URL(request.url);
-    const path = decodeURIComponent(url.pathname);
+    let path: string;
+    try {
+      path = decodeURIComponent(url.pathname);
+    } catch {
+      return jsonResponse(400, { title: "400 Bad Request", description: "the request path has malformed percent-encoding" });
+    }
     if (!path.startsWith(this.prefix + "/") && path !== this.prefix) return jsonResponse(404, { title: "404 Not Found" });
     const rest = path.slice(this.prefix.length);
     if (rest === "/health") return this.health(request);

@@ -4,10 +4,20 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createTlsServer, type ServerOptions as TlsServerOptions } from "node:https";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import type { PeerCertificate, TLSSocket } from "node:tls";
 import { Readable } from "node:stream";
 import { AuthError, authenticated, type Authenticate } from "../http/auth.js";
+
+/** Default `headersTimeout` of `serveHttp` (ms): the whole request head must arrive within it. */
+export const DEFAULT_HTTP_HEADERS_TIMEOUT_MS = 30_000;
+/** Default `requestTimeout` of `serveHttp` (ms): head and body must arrive within it. */
+export const DEFAULT_HTTP_REQUEST_TIMEOUT_MS = 300_000;
+/** Default `keepAliveTimeout` of `serveHttp` (ms): an idle kept-alive connection is closed after it. */
+export const DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** Default `maxConnections` of `serveHttp`: connections beyond it are closed on accept. */
+export const DEFAULT_HTTP_MAX_CONNECTIONS = 1024;
 
 export interface HttpListenOptions {
   /** Interface to bind (default 127.0.0.1). */
@@ -20,7 +30,32 @@ export interface HttpListenOptions {
    * available to `authenticate` through {@link clientCertificate}.
    */
   tls?: TlsServerOptions;
+  /** Milliseconds for a request's head to arrive; beyond it the connection gets 408 and closes (default 30 000). */
+  headersTimeout?: number;
+  /** Milliseconds for a whole request (head and body) to arrive; beyond it 408 and close (default 300 000). */
+  requestTimeout?: number;
+  /** Milliseconds an idle keep-alive connection stays open (default 5000). */
+  keepAliveTimeout?: number;
+  /** Most concurrent connections; further ones are closed on accept (default 1024; `null` for no limit). */
+  maxConnections?: number | null;
 }
+
+/** A request the adapter refuses before it reaches the handler (bad Host, bad target, unsupported method). */
+export class HttpRequestError extends Error {
+  constructor(
+    readonly status: 400 | 405 | 501,
+    message: string,
+  ) {
+    super(message);
+    this.name = "HttpRequestError";
+  }
+}
+
+/** Methods the Fetch `Request` constructor refuses (forbidden methods); they answer 405. */
+const FETCH_FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
+const ALLOW = "GET, HEAD, POST, OPTIONS";
+/** A Host header: reg-name, IPv4 or bracketed IPv6, optional port; nothing else. */
+const HOST_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::[0-9]{1,5})?$/;
 
 /** Verified client certificates of requests served over mTLS. */
 const peerCertificates = new WeakMap<Request, PeerCertificate>();
@@ -62,26 +97,64 @@ export interface HttpListener {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Convert a Node request into a Fetch-API Request. */
+/**
+ * The origin of a request from its `Host` header (else `fallbackHost`).
+ * Throws {@link HttpRequestError} (400) for a malformed one.
+ */
+export function requestOrigin(req: IncomingMessage, scheme: "http" | "https", fallbackHost: string): string {
+  const host = req.headers.host ?? fallbackHost;
+  if (!HOST_RE.test(host)) throw new HttpRequestError(400, "malformed Host header");
+  try {
+    return new URL(`${scheme}://${host}`).origin;
+  } catch {
+    throw new HttpRequestError(400, "malformed Host header");
+  }
+}
+
+/**
+ * Convert a Node request into a Fetch-API Request. Throws
+ * {@link HttpRequestError}: 400 for a target that is not a URL, 405 for a
+ * method Fetch cannot represent (CONNECT, TRACE, TRACK), 501 for any other
+ * method it refuses.
+ */
 export function toRequest(req: IncomingMessage, origin: string): Request {
+  const method = (req.method ?? "GET").toUpperCase();
+  if (FETCH_FORBIDDEN_METHODS.has(method)) throw new HttpRequestError(405, `method ${method} is not allowed`);
+  let url: URL;
+  try {
+    url = new URL(req.url ?? "/", origin);
+  } catch {
+    throw new HttpRequestError(400, "malformed request target");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new HttpRequestError(400, "malformed request target");
   const headers = new Headers();
   for (const [k, v] of Object.entries(req.headers)) {
     if (v === undefined) continue;
-    if (Array.isArray(v)) for (const x of v) headers.append(k, x);
-    else headers.set(k, v);
+    try {
+      if (Array.isArray(v)) for (const x of v) headers.append(k, x);
+      else headers.set(k, v);
+    } catch {
+      throw new HttpRequestError(400, `malformed header '${k}'`);
+    }
   }
-  const method = req.method ?? "GET";
   const hasBody = method !== "GET" && method !== "HEAD";
-  return new Request(new URL(req.url ?? "/", origin), {
-    method,
-    headers,
-    body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : null,
-    // Node's fetch needs this to accept a streamed request body.
-    ...(hasBody ? { duplex: "half" } : {}),
-  } as RequestInit);
+  try {
+    return new Request(url, {
+      method,
+      headers,
+      body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : null,
+      // Node's fetch needs this to accept a streamed request body.
+      ...(hasBody ? { duplex: "half" } : {}),
+    } as RequestInit);
+  } catch {
+    throw new HttpRequestError(501, `method ${method} is not implemented`);
+  }
 }
 
-/** Write a Fetch-API Response to a Node response. */
+/**
+ * Write a Fetch-API Response to a Node response. Resolves (never rejects on
+ * a lost peer) once the body is written or the connection has gone away.
+ */
 export async function writeResponse(response: Response, res: ServerResponse): Promise<void> {
   const headers: Record<string, string | string[]> = {};
   response.headers.forEach((v, k) => {
@@ -94,12 +167,58 @@ export async function writeResponse(response: Response, res: ServerResponse): Pr
     return;
   }
   const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (!res.write(value)) await new Promise((r) => res.once("drain", r));
+  try {
+    for (;;) {
+      if (res.destroyed) return;
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!res.write(value)) await writable(res);
+    }
+    res.end();
+  } finally {
+    if (res.destroyed) await reader.cancel().catch(() => {});
+    reader.releaseLock();
   }
-  res.end();
+}
+
+/** Resolves on 'drain', or when the response is closed (the peer left). */
+function writable(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}
+
+/** Answer with a small text response and close, never throwing (headers may already be out). */
+function fail(res: ServerResponse, status: number, message: string, extra: Record<string, string> = {}): void {
+  try {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.writeHead(status, { "Content-Type": "text/plain; charset=utf-8", Connection: "close", ...extra });
+    res.end(`${message}\n`);
+  } catch {
+    res.destroy();
+  }
+}
+
+/** The raw answer to a connection-level parse error (`clientError`): the socket has no ServerResponse. */
+function clientErrorStatus(err: NodeJS.ErrnoException): string {
+  if (err.code === "HPE_HEADER_OVERFLOW") return "431 Request Header Fields Too Large";
+  if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") return "408 Request Timeout";
+  return "400 Bad Request";
+}
+
+function positive(name: string, v: number | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (!Number.isSafeInteger(v) || v < 1) throw new TypeError(`${name} must be a positive integer (ms)`);
+  return v;
 }
 
 /** Serve a Fetch-API handler over HTTP on Node. */
@@ -109,23 +228,72 @@ export async function serveHttp(
 ): Promise<HttpListener> {
   const host = options.host ?? "127.0.0.1";
   const scheme = options.tls ? "https" : "http";
-  const listener = (req: IncomingMessage, res: ServerResponse) => {
-    const origin = `${scheme}://${req.headers.host ?? `${host}`}`;
-    const request = toRequest(req, origin);
+  const shownHost = host.includes(":") ? `[${host}]` : host;
+  const headersTimeout = positive("headersTimeout", options.headersTimeout, DEFAULT_HTTP_HEADERS_TIMEOUT_MS);
+  const requestTimeout = Math.max(headersTimeout, positive("requestTimeout", options.requestTimeout, DEFAULT_HTTP_REQUEST_TIMEOUT_MS));
+  const keepAliveTimeout = positive("keepAliveTimeout", options.keepAliveTimeout, DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT_MS);
+  const maxConnections = options.maxConnections === null ? null : positive("maxConnections", options.maxConnections, DEFAULT_HTTP_MAX_CONNECTIONS);
+  const serve = async (req: IncomingMessage, res: ServerResponse) => {
+    let request: Request;
+    try {
+      request = toRequest(req, requestOrigin(req, scheme, shownHost));
+    } catch (err) {
+      const status = err instanceof HttpRequestError ? err.status : 400;
+      req.resume();
+      fail(res, status, err instanceof HttpRequestError ? err.message : "bad request", status === 405 ? { Allow: ALLOW } : {});
+      return;
+    }
     const socket = req.socket as TLSSocket;
     if (options.tls && socket.authorized) {
       const cert = socket.getPeerCertificate();
       if (cert && Object.keys(cert).length > 0) peerCertificates.set(request, cert);
     }
-    handler(request, { remoteAddr: req.socket.remoteAddress ?? "" })
-      .then((response) => writeResponse(response, res))
-      .catch((err: unknown) => {
-        if (!res.headersSent) res.writeHead(500, { "Content-Type": "text/plain" });
-        res.end(`internal error: ${(err as Error)?.message ?? String(err)}`);
-      });
+    let response: Response;
+    try {
+      response = await handler(request, { remoteAddr: req.socket.remoteAddress ?? "" });
+    } catch (err) {
+      fail(res, 500, `internal error: ${(err as Error)?.message ?? String(err)}`);
+      return;
+    }
+    await writeResponse(response, res);
   };
-  const server: Server = options.tls ? createTlsServer(options.tls, listener) : createServer(listener);
-  server.keepAliveTimeout = 5000;
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    // A failed write (the peer left) surfaces here; it must not become an uncaught 'error'.
+    res.on("error", () => res.destroy());
+    req.on("error", () => {});
+    serve(req, res).catch(() => res.destroy());
+  };
+  const serverOptions = {
+    headersTimeout,
+    requestTimeout,
+    keepAliveTimeout,
+    // Node enforces both timeouts on this tick; its default (30 s) would let a 500 ms limit run 30 s.
+    connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(headersTimeout / 4))),
+  };
+  const server: Server = options.tls ? createTlsServer({ ...options.tls, ...serverOptions }, listener) : createServer(serverOptions, listener);
+  server.keepAliveTimeout = keepAliveTimeout;
+  server.headersTimeout = headersTimeout;
+  server.requestTimeout = requestTimeout;
+  if (maxConnections !== null) server.maxConnections = maxConnections;
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    try {
+      if (err.code === "ECONNRESET" || !socket.writable || (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage?.headersSent) {
+        socket.destroy();
+        return;
+      }
+      socket.end(`HTTP/1.1 ${clientErrorStatus(err)}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    } catch {
+      socket.destroy();
+    }
+  });
+  // CONNECT never reaches 'request'; answer it like the other methods Fetch cannot carry.
+  server.on("connect", (_req: IncomingMessage, socket: Duplex) => {
+    try {
+      socket.end(`HTTP/1.1 405 Method Not Allowed\r\nAllow: ${ALLOW}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    } catch {
+      socket.destroy();
+    }
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, host, () => {
@@ -134,7 +302,6 @@ export async function serveHttp(
     });
   });
   const { port } = server.address() as AddressInfo;
-  const shownHost = host.includes(":") ? `[${host}]` : host;
   const close = () =>
     new Promise<void>((resolve) => {
       server.close(() => resolve());
