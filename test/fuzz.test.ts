@@ -44,7 +44,9 @@ const RUNS: { target: string; level?: "standard" }[] = [
   { target: "server-pipe" },
   { target: "server-tcp" },
   { target: "client" },
+  { target: "client-open" },
   { target: "http" },
+  { target: "http-node" },
   { target: "server-pipe", level: "standard" },
   { target: "client", level: "standard" },
 ];

@@ -15,10 +15,6 @@ export interface KnownFailure {
 
 export const KNOWN: KnownFailure[] = [
   {
-    pattern: /URIError: URI malformed[\s\S]*HttpApp\.route/,
-    todo: "waiting for the HTTP handler to answer 400/404 on a path with malformed percent-encoding (decodeURIComponent in HttpApp.route throws)",
-  },
-  {
     pattern: /client \w+: untyped error \w*Error: [\s\S]*at (decodeValue|decodeResult|decodeHeader) /,
     todo: "waiting for the client to raise ProtocolError when a response value does not decode (corrupt struct IPC blob, enum non-member, int64 outside the safe range, invalid UTF-8 at standard validation); today ValueTypeError/RangeError/TypeError escape",
   },

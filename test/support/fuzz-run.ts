@@ -16,6 +16,7 @@ import { RpcServer } from "../../src/server/server.js";
 import { serveSocket, type SocketServer } from "../../src/transport/socket.js";
 import { ConformanceService } from "../../src/conformance/service.js";
 import type { HttpHandler } from "../../src/http/server.js";
+import { serveHttp, type HttpListener } from "../../src/transport/http-node.js";
 import {
   CrashWatch,
   FuzzFailure,
@@ -35,10 +36,12 @@ import {
   captureConversations,
   captureHttp,
   clientCase,
+  clientOpenCase,
   compress,
   fuzzHttpHandler,
   guardedImpl,
   httpCase,
+  httpNodeCase,
   probeRequest,
   serverPipeCase,
   serverTcpCase,
@@ -132,6 +135,15 @@ async function http(): Promise<{ handler: HttpHandler; captures: HttpCapture[] }
   return { handler: httpHandler, captures: httpCaptures };
 }
 
+let listener: HttpListener | undefined;
+async function httpNode(): Promise<number> {
+  listener ??= await serveHttp(fuzzHttpHandler(), { host: "127.0.0.1", port: 0 });
+  return listener.port;
+}
+
+/** The client's per-call limit in the open-connection target. */
+const CLIENT_TIMEOUT_MS = 200;
+
 /** Run one stored case (test/fuzz-cases/*.json) through its target's checker. */
 async function replay(c: FuzzCase): Promise<void> {
   replaying = true;
@@ -147,6 +159,13 @@ async function replay(c: FuzzCase): Promise<void> {
     case "client":
       if (!spec) throw new Error(`unknown call ${c.call}`);
       return runCase({ ...c, bytes }, () => clientCase(spec, bytes));
+    case "client-open":
+      if (!spec) throw new Error(`unknown call ${c.call}`);
+      return runCase({ ...c, bytes }, () => clientOpenCase(spec, bytes, CLIENT_TIMEOUT_MS));
+    case "http-node": {
+      const port = await httpNode();
+      return runCase({ ...c, bytes }, () => httpNodeCase(port, bytes));
+    }
     case "http": {
       const { handler, captures } = await http();
       const original = captures.find((x) => x.call === c.call) ?? captures[0]!;
@@ -219,7 +238,24 @@ async function httpMutant(m: HttpInput, original: HttpCapture): Promise<HttpMuta
 }
 
 /** Default runs per target in `npm test` (about 10 s in all on 2 cores). */
-export const DEFAULT_RUNS: Record<FuzzCase["target"], number> = { "server-pipe": 400, "server-tcp": 150, client: 400, http: 300 };
+export const DEFAULT_RUNS: Record<FuzzCase["target"], number> = { "server-pipe": 400, "server-tcp": 150, client: 400, "client-open": 100, http: 300, "http-node": 150 };
+
+const METHODS = ["POST", "GET", "OPTIONS", "HEAD", "PUT", "DELETE", "PATCH", "CONNECT", "TRACE", "P\u00d6ST", "GET /x"];
+const TARGET_PATHS = ["/ConformanceService/echo_string", "/health", "*", "http://other/ConformanceService/echo_string", "//", "/%ff%fe", "/../../etc/passwd", "/ConformanceService/echo_string?x=%", "/\u00e9", ""];
+const RAW_HOSTS = [...HOSTS, "127.0.0.1", "[::1]:80", "[", "]", "@", "a@b", "1.2.3.4:0", "host:port:x", "\t", "%00"];
+
+/** A raw HTTP/1.1 request: request line, Host (absent, random, duplicated), Content-Length (right, wrong, absent) and body. */
+const rawHttpArb = fc.record({
+  method: fc.oneof(fc.constantFrom(...METHODS), fc.string({ maxLength: 8 })),
+  path: fc.oneof(fc.constantFrom(...TARGET_PATHS), fc.string({ maxLength: 16 })),
+  version: fc.constantFrom("HTTP/1.1", "HTTP/1.0", "HTTP/2", "HTTP/1.1", "HTTP/1.1"),
+  host: fc.option(fc.oneof(fc.constantFrom(...RAW_HOSTS), fc.string({ maxLength: 24 })), { nil: undefined }),
+  dupHost: fc.boolean(),
+  lengthDelta: fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: -50, max: 50 }), fc.constant(null)),
+  chunked: fc.boolean(),
+  body: fc.oneof(fc.constant("capture" as const), fc.uint8Array({ maxLength: 64 })),
+  contentType: fc.constantFrom(...CONTENT_TYPES),
+});
 
 async function property(target: FuzzCase["target"]): Promise<void> {
   const params = fcParams(target, DEFAULT_RUNS[target]);
@@ -251,6 +287,36 @@ async function property(target: FuzzCase["target"]): Promise<void> {
         }),
         params,
       );
+    case "client-open":
+      return fc.assert(
+        fc.asyncProperty(inputArb, async (input) => {
+          const { bytes, intact } = materialize(input, "server");
+          const spec = conversations.get(input.call)!.spec;
+          await runCase({ target, call: input.call, framingIntact: intact, bytes }, () => clientOpenCase(spec, bytes, CLIENT_TIMEOUT_MS), input);
+        }),
+        params,
+      );
+    case "http-node": {
+      const port = await httpNode();
+      const { captures } = await http();
+      const capture = captures.find((c) => c.call === "echo_string")!;
+      const enc = new TextEncoder();
+      return fc.assert(
+        fc.asyncProperty(rawHttpArb, async (r) => {
+          const body = r.body === "capture" ? capture.body : r.body;
+          const lines = [`${r.method} ${r.path} ${r.version}`];
+          if (r.host !== undefined) lines.push(`Host: ${r.host}`);
+          if (r.host !== undefined && r.dupHost) lines.push(`Host: other.invalid`);
+          if (r.contentType) lines.push(`Content-Type: ${r.contentType}`);
+          if (r.chunked) lines.push("Transfer-Encoding: chunked");
+          else if (r.lengthDelta !== null) lines.push(`Content-Length: ${Math.max(0, body.byteLength + r.lengthDelta)}`);
+          const head = enc.encode(lines.join("\r\n") + "\r\n\r\n");
+          const bytes = concat([head, r.chunked ? concat([enc.encode(`${body.byteLength.toString(16)}\r\n`), body, enc.encode("\r\n0\r\n\r\n")]) : body]);
+          await runCase({ target, call: "raw-http", bytes }, () => httpNodeCase(port, bytes), r);
+        }),
+        params,
+      );
+    }
     case "http": {
       const { handler, captures } = await http();
       return fc.assert(
@@ -266,7 +332,7 @@ async function property(target: FuzzCase["target"]): Promise<void> {
   }
 }
 
-const TARGETS = ["server-pipe", "server-tcp", "client", "http"] as const;
+const TARGETS = ["server-pipe", "server-tcp", "client", "client-open", "http", "http-node"] as const;
 const args = process.argv.slice(2);
 let status = 0;
 try {
@@ -287,6 +353,7 @@ try {
   status = 1;
 } finally {
   await sock?.close();
+  await listener?.close();
   watch.uninstall();
 }
 process.exit(status);

@@ -500,3 +500,74 @@ export function tokenSpans(body: Uint8Array): [number, number][] {
 }
 
 export type { Frame };
+
+// ---------------------------------------------------------------- HTTP over node:http (serveHttp)
+
+/** A raw HTTP/1.1 request to a `serveHttp` listener: it must answer with a non-5xx status or close, and stay up. */
+export async function httpNodeCase(port: number, raw: Uint8Array): Promise<void> {
+  const out = await withDeadline(
+    new Promise<Buffer>((resolve, reject) => {
+      const parts: Buffer[] = [];
+      const s = net.createConnection({ host: "127.0.0.1", port });
+      s.on("data", (d: Buffer) => parts.push(d));
+      s.on("error", (e: NodeJS.ErrnoException) => {
+        if (e.code === "ECONNRESET" || e.code === "EPIPE") return;
+        reject(e);
+      });
+      s.on("close", () => resolve(Buffer.concat(parts)));
+      s.once("connect", () => {
+        s.write(raw);
+        s.end();
+      });
+      setTimeout(() => s.destroy(), CASE_MS + 500).unref();
+    }),
+    CASE_MS,
+    "serveHttp connection close after EOF",
+  );
+  if (out.byteLength) {
+    const head = out.subarray(0, 64).toString("latin1");
+    const m = /^HTTP\/1\.[01] (\d{3})/.exec(head);
+    if (!m) throw new FuzzFailure(`serveHttp answered something that is not an HTTP response: ${JSON.stringify(head)}`);
+    if (Number(m[1]) >= 500) throw new FuzzFailure(`serveHttp answered ${m[1]} on a hostile request: ${JSON.stringify(out.subarray(0, 300).toString("latin1"))}`);
+  }
+  const res = await withDeadline(fetch(`http://127.0.0.1:${port}/health`), CASE_MS, "serveHttp health after the case");
+  await res.arrayBuffer();
+  if (!res.ok) throw new FuzzFailure(`serveHttp health answered ${res.status} after the case`);
+}
+
+/**
+ * Like {@link clientCase}, but the fake server keeps the connection open after
+ * its mutated answer: the client's `timeoutMs` must end every call in time.
+ */
+export async function clientOpenCase(spec: CallSpec, response: Uint8Array, timeoutMs: number): Promise<void> {
+  const c2s = new ByteQueue();
+  const s2c = new ByteQueue();
+  const close = () => {
+    c2s.end();
+    s2c.end();
+  };
+  void (async () => {
+    let answered = false;
+    for (;;) {
+      const chunk = await c2s.read();
+      if (chunk === null) break;
+      if (!answered) {
+        answered = true;
+        try {
+          s2c.write(response);
+        } catch {
+          /* client closed */
+        }
+      }
+    }
+  })();
+  const client = createClient(ConformanceService, { source: s2c, sink: c2s, close }, { timeoutMs });
+  try {
+    await withDeadline(spec.run(client), CASE_MS, `client ${spec.name} (timeoutMs ${timeoutMs}) on a mutated response over an open connection`);
+  } catch (e) {
+    if (e instanceof FuzzFailure) throw e;
+    if (!isTypedClientError(e)) throw new FuzzFailure(`client ${spec.name}: untyped error ${e instanceof Error ? e.stack : String(e)}`);
+  } finally {
+    await withDeadline(client.close().catch(() => {}), CASE_MS, "client close()");
+  }
+}

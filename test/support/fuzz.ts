@@ -450,7 +450,7 @@ export function fcParams(label: string, defaultRuns: number): fc.Parameters<unkn
 
 /** A failing case as stored in test/fuzz-cases/*.json and replayed by test/fuzz-regressions.test.ts. */
 export interface FuzzCase {
-  target: "server-pipe" | "server-tcp" | "client" | "http";
+  target: "server-pipe" | "server-tcp" | "client" | "client-open" | "http" | "http-node";
   /** The captured conversation the bytes were mutated from. */
   call: string;
   /** Whether the framing was left intact (the server must then answer the probe on the same connection). */
