@@ -10,10 +10,18 @@
  *   offsets and lengths, list offsets / dictionary indices / UTF-8 bytes in
  *   the body, duplicated and dropped messages), each followed by a
  *   well-formed probe call and EOF;
- * - `client`: a fake server answers a valid call with a mutated valid response;
+ * - `client`: a fake server answers a valid call with a mutated valid response
+ *   and ends the connection; `client-open`: the same over a connection left
+ *   open, where the client's `timeoutMs` (200 ms) must end every call;
  * - `http`: the Fetch handler, called directly — mutated bodies (plain, zstd,
  *   gzip, corrupt compressed), headers (Content-Type, Content-Encoding, Host,
- *   ...), paths and sealed stream tokens.
+ *   ...), paths and sealed stream tokens;
+ * - `http-node`: raw HTTP/1.1 requests at `serveHttp` on 127.0.0.1 (request
+ *   line, absent/odd/duplicated Host, wrong Content-Length, chunking).
+ *
+ * `server-pipe` and `client` also run at `ipcValidation` standard. A handler
+ * oracle wraps every ConformanceService handler: a parameter its type would
+ * reject, or a string with U+FFFD (invalid UTF-8), reaching a handler fails.
  *
  * Properties per case: no uncaught exception or unhandled rejection, bounded
  * time (2 s), well-formed IPC output (error batches allowed) or a clean close,
@@ -25,7 +33,8 @@
  * runner. Failures already known (test/support/fuzz-known.ts, each with a
  * `todo` regression case in test/fuzz-cases/) are tallied, not failed.
  *
- * Budget: a few hundred cases per target in `npm test` (about 10 s in all).
+ * Budget in `npm test`: 80 to 1500 cases per target (DEFAULT_RUNS in
+ * test/support/fuzz-run.ts), about 30 s for the whole file on 2 cores.
  * Environment: `VGI_RPC_FUZZ_RUNS=10000` for a long run, `VGI_RPC_FUZZ_SEED`
  * for another seed (the default is fixed and printed), `VGI_RPC_FUZZ_OUT=dir`
  * writes the shrunk failing case of a target as a test/fuzz-cases fixture,

@@ -237,8 +237,8 @@ async function httpMutant(m: HttpInput, original: HttpCapture): Promise<HttpMuta
   return { method: "POST", path, headers, body };
 }
 
-/** Default runs per target in `npm test` (about 10 s in all on 2 cores). */
-export const DEFAULT_RUNS: Record<FuzzCase["target"], number> = { "server-pipe": 400, "server-tcp": 150, client: 400, "client-open": 100, http: 300, "http-node": 150 };
+/** Default runs per target in `npm test` (about 25 s of fuzzing in all on 2 cores). */
+export const DEFAULT_RUNS: Record<FuzzCase["target"], number> = { "server-pipe": 1500, "server-tcp": 600, client: 1500, "client-open": 80, http: 1200, "http-node": 500 };
 
 const METHODS = ["POST", "GET", "OPTIONS", "HEAD", "PUT", "DELETE", "PATCH", "CONNECT", "TRACE", "P\u00d6ST", "GET /x"];
 const TARGET_PATHS = ["/ConformanceService/echo_string", "/health", "*", "http://other/ConformanceService/echo_string", "//", "/%ff%fe", "/../../etc/passwd", "/ConformanceService/echo_string?x=%", "/\u00e9", ""];
