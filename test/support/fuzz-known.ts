@@ -19,8 +19,12 @@ export const KNOWN: KnownFailure[] = [
     todo: "waiting for the client to raise ProtocolError when a response value does not decode (corrupt struct IPC blob, enum non-member, int64 outside the safe range, invalid UTF-8 at standard validation); today ValueTypeError/RangeError/TypeError escape",
   },
   {
-    pattern: /tcp: server output is not well-formed IPC/,
+    pattern: /tcp: server output is not well-formed IPC|tcp: the server's output has \d+ complete streams over TCP but/,
     todo: "waiting for serveSocket to accept half-open sockets (allowHalfOpen): after a client's FIN the server's error batch/EOS write fails with 'stream closed', so the output stream is left unterminated",
+  },
+  {
+    pattern: /a value its type rejects reached the handler: [\w.\[\]]*: expected decimal128\(\d+, \d+\) \(at most \d+ digits\)/,
+    todo: "waiting for ipcValidation full to check decimal128 values against their declared precision (a decimal(20, 4) with 21 digits reaches the handler)",
   },
   {
     pattern: /echo_dict_encoded_string\(value\): invalid UTF-8 reached the handler/,

@@ -39,6 +39,7 @@ import {
   clientOpenCase,
   compress,
   fuzzHttpHandler,
+  fuzzServerOptions,
   guardedImpl,
   httpCase,
   httpNodeCase,
@@ -116,10 +117,10 @@ const LEVEL = process.env.VGI_RPC_IPC_VALIDATION ? { ipcValidation: process.env.
 const INFLIGHT = process.env.VGI_RPC_FUZZ_INFLIGHT;
 let sock: SocketServer | undefined;
 let tcpPort = 0;
-const pipeServer = new RpcServer(ConformanceService, guardedImpl(), { logger: () => {} });
+const pipeServer = new RpcServer(ConformanceService, guardedImpl(), fuzzServerOptions());
 async function tcp(): Promise<number> {
   if (!sock) {
-    sock = await serveSocket(ConformanceService, guardedImpl(), { host: "127.0.0.1", port: 0 }, { logger: () => {} });
+    sock = await serveSocket(ConformanceService, guardedImpl(), { host: "127.0.0.1", port: 0 }, fuzzServerOptions());
     tcpPort = (sock.address as { port: number }).port;
   }
   return tcpPort;
@@ -154,7 +155,7 @@ async function replay(c: FuzzCase): Promise<void> {
       return runCase({ ...c, bytes }, () => serverPipeCase(pipeServer, bytes, probe, !!c.framingIntact));
     case "server-tcp": {
       const port = await tcp();
-      return runCase({ ...c, bytes }, () => serverTcpCase(port, bytes, probe, !!c.framingIntact));
+      return runCase({ ...c, bytes }, () => serverTcpCase(port, bytes, probe, !!c.framingIntact, pipeServer, !!c.completeStreams));
     }
     case "client":
       if (!spec) throw new Error(`unknown call ${c.call}`);
@@ -273,7 +274,7 @@ async function property(target: FuzzCase["target"]): Promise<void> {
       return fc.assert(
         fc.asyncProperty(inputArb, async (input) => {
           const { bytes, intact } = materialize(input, "client");
-          await runCase({ target, call: input.call, framingIntact: intact, bytes }, () => serverTcpCase(port, bytes, probe, intact), input);
+          await runCase({ target, call: input.call, framingIntact: intact, bytes }, () => serverTcpCase(port, bytes, probe, intact, pipeServer), input);
         }),
         params,
       );

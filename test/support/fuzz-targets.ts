@@ -13,7 +13,8 @@
 import net from "node:net";
 import { ConformanceService, type ConformanceServiceDef } from "../../src/conformance/service.js";
 import { conformanceImpl, conformanceStateClasses } from "../../src/conformance/impl.js";
-import { RpcServer } from "../../src/server/server.js";
+import { RpcServer, hosted, type ServerOptions } from "../../src/server/server.js";
+import { FuzzStreams, fuzzStreamsImpl } from "./fuzz-streams.js";
 import { createClient, type Client } from "../../src/client/client.js";
 import { RpcError, ProtocolError, TransportError } from "../../src/errors.js";
 import { createHttpHandler, type HttpHandler } from "../../src/http/server.js";
@@ -21,7 +22,7 @@ import { httpConnect } from "../../src/http/client.js";
 import { decodeBody, gzipEncode } from "../../src/http/compression.js";
 import { zstdEncode } from "../../src/http/zstd.js";
 import type { ByteSink } from "../../src/wire/bytes.js";
-import { ByteQueue, FuzzFailure, concat, decodeOutput, isErrorStream, rawPair, readAll, withDeadline, type Frame } from "./fuzz.js";
+import { ByteQueue, FuzzFailure, concat, decodeOutput, isErrorStream, rawPair, readAll, splitStreams, withDeadline, type Frame } from "./fuzz.js";
 
 export const CASE_MS = 2_000;
 
@@ -80,6 +81,11 @@ export function guardedImpl(): ReturnType<typeof conformanceImpl> {
   return impl as unknown as ReturnType<typeof conformanceImpl>;
 }
 
+/** Server options of the fuzz servers: FuzzStreams hosted beside ConformanceService, quiet logs. */
+export function fuzzServerOptions(): ServerOptions {
+  return { logger: () => {}, protocols: [hosted(FuzzStreams, fuzzStreamsImpl(handlerViolations, scanStrings))] };
+}
+
 /** Throw a FuzzFailure for oracle violations collected since the last call. */
 export function checkHandlerOracle(label: string): void {
   if (handlerViolations.length) {
@@ -94,6 +100,8 @@ type C = Client<ConformanceServiceDef>;
 export interface CallSpec {
   name: string;
   run: (c: C) => Promise<unknown>;
+  /** A FuzzStreams call (its client is built for that definition). */
+  fuzzStreams?: boolean;
 }
 
 const day = (y: number, m: number, d: number) => Math.round(Date.UTC(y, m - 1, d) / 86_400_000);
@@ -181,14 +189,56 @@ function recording(into: ByteQueue, log: Uint8Array[]): ByteSink {
       log.push(chunk.slice());
       into.write(chunk);
     },
-  } as ByteSink;
+    end: () => into.end(),
+  };
+}
+
+type FS = Client<typeof FuzzStreams>;
+
+/** FuzzStreams calls; `run` takes a ConformanceService client and opens a FuzzStreams client on its channel. */
+const STREAM_CALLS: { name: string; run: (c: FS) => Promise<unknown> }[] = [
+  {
+    name: "FuzzStreams.rows_then_fail",
+    run: async (c) => {
+      const s = await c.rows_then_fail({ count: 3, fail_at: 2 });
+      try {
+        return (await s.collect()).length;
+      } catch (e) {
+        if (e instanceof RpcError) return e.errorType;
+        throw e;
+      }
+    },
+  },
+  {
+    name: "FuzzStreams.echo_rows",
+    run: async (c) => {
+      const s = await c.echo_rows();
+      const a = await s.exchange({
+        tags: [["a", "b"], null, [], ["ccc"]],
+        attrs: [new Map([["k", 1n]]), null, new Map(), new Map([["x", -2n], ["y", 3n]])],
+        status: ["ACTIVE", null, "CLOSED", "PENDING"],
+        label: ["one", "two", null, "one"],
+        p: [{ x: 1, y: 2 }, null, { x: 3, y: 4 }, { x: 5, y: 6 }],
+      });
+      await s.close();
+      return a.numRows;
+    },
+  },
+];
+
+/** Every capture call: ConformanceService's and FuzzStreams' (the latter over a FuzzStreams client on the same channel). */
+function allSpecs(): CallSpec[] {
+  return [
+    ...CALLS,
+    ...STREAM_CALLS.map((x) => ({ name: x.name, run: (c: C) => x.run(c as unknown as FS), fuzzStreams: true })),
+  ];
 }
 
 /** Run every call of {@link CALLS} against a real server and keep both directions' bytes. */
 export async function captureConversations(): Promise<Map<string, Conversation>> {
-  const server = new RpcServer(ConformanceService, conformanceImpl());
+  const server = new RpcServer(ConformanceService, conformanceImpl(), fuzzServerOptions());
   const out = new Map<string, Conversation>();
-  for (const spec of CALLS) {
+  for (const spec of allSpecs()) {
     const c2s = new ByteQueue();
     const s2c = new ByteQueue();
     const fromClient: Uint8Array[] = [];
@@ -198,8 +248,8 @@ export async function captureConversations(): Promise<Map<string, Conversation>>
       s2c.end();
     };
     const serving = server.serve({ source: c2s, sink: recording(s2c, fromServer), close }, { transport: "pipe" });
-    const client = createClient(ConformanceService, { source: s2c, sink: recording(c2s, fromClient), close });
-    await spec.run(client);
+    const client = createClient(spec.fuzzStreams ? FuzzStreams : ConformanceService, { source: s2c, sink: recording(c2s, fromClient), close });
+    await spec.run(client as unknown as C);
     await client.close();
     await serving;
     out.set(spec.name, { spec, client: concat(fromClient), server: concat(fromServer) });
@@ -240,10 +290,10 @@ export async function probeRequest(): Promise<Uint8Array> {
  * The output must be complete IPC streams; with intact framing the probe must
  * be answered unless the server chose to close after an error.
  */
-function judgeServerOutput(output: Uint8Array, intact: boolean, label: string): void {
+function judgeServerOutput(output: Uint8Array, intact: boolean, label: string, completeStreams = false): void {
   let streams: ReturnType<typeof decodeOutput>;
   try {
-    streams = decodeOutput(output);
+    streams = decodeOutput(output, !completeStreams);
   } catch (e) {
     throw new FuzzFailure(`${label}: server output is not well-formed IPC: ${(e as Error).message}`);
   }
@@ -257,6 +307,14 @@ function judgeServerOutput(output: Uint8Array, intact: boolean, label: string): 
 
 /** Serve one raw case on an in-process pipe of `server`; then a fresh pipe connection must work. */
 export async function serverPipeCase(server: RpcServer, bytes: Uint8Array, probe: Uint8Array, intact: boolean): Promise<void> {
+  const output = await pipeOutput(server, bytes, probe);
+  checkHandlerOracle("pipe");
+  judgeServerOutput(output, intact, "pipe");
+  await freshPipeCall(server);
+}
+
+/** The server's whole output over an in-process pipe for `bytes`, the probe and EOF. */
+export async function pipeOutput(server: RpcServer, bytes: Uint8Array, probe: Uint8Array): Promise<Uint8Array> {
   const { toChannel, fromChannel, channel } = rawPair();
   const serving = server.serve(channel, { transport: "pipe" });
   let serveError: unknown = null;
@@ -274,9 +332,7 @@ export async function serverPipeCase(server: RpcServer, bytes: Uint8Array, probe
   const output = await readAll(fromChannel, CASE_MS, "server (pipe) output");
   await withDeadline(served, CASE_MS, "server (pipe) serve() after EOF");
   if (serveError) throw new FuzzFailure(`serve() rejected: ${serveError instanceof Error ? serveError.stack : String(serveError)}`);
-  checkHandlerOracle("pipe");
-  judgeServerOutput(output, intact, "pipe");
-  await freshPipeCall(server);
+  return output;
 }
 
 /** A well-formed call on a fresh in-process connection to `server`. */
@@ -291,7 +347,13 @@ export async function freshPipeCall(server: RpcServer): Promise<void> {
 }
 
 /** Send one raw case over TCP to a socket server; then a fresh TCP connection must work. */
-export async function serverTcpCase(port: number, bytes: Uint8Array, probe: Uint8Array, intact: boolean): Promise<void> {
+/**
+ * Over TCP the output must carry every stream the same input gets over the
+ * pipe (`pipeServer`, when given): a socket transport must not lose a
+ * response the server wrote. `completeStreams` also refuses an unterminated
+ * last stream.
+ */
+export async function serverTcpCase(port: number, bytes: Uint8Array, probe: Uint8Array, intact: boolean, pipeServer?: RpcServer, completeStreams = false): Promise<void> {
   const output = await withDeadline(
     new Promise<Uint8Array>((resolve, reject) => {
       const parts: Buffer[] = [];
@@ -315,7 +377,16 @@ export async function serverTcpCase(port: number, bytes: Uint8Array, probe: Uint
     "server (tcp) connection close after EOF",
   );
   checkHandlerOracle("tcp");
-  judgeServerOutput(output, intact, "tcp");
+  judgeServerOutput(output, intact, "tcp", completeStreams);
+  if (pipeServer) {
+    const overPipe = await pipeOutput(pipeServer, bytes, probe);
+    checkHandlerOracle("pipe (reference run of a tcp case)");
+    const tcpStreams = splitStreams(output).streams.length;
+    const pipeStreams = splitStreams(overPipe).streams.length;
+    if (tcpStreams < pipeStreams) {
+      throw new FuzzFailure(`tcp: the server's output has ${tcpStreams} complete streams over TCP but ${pipeStreams} over the pipe for the same input (${output.byteLength} vs ${overPipe.byteLength} bytes)`);
+    }
+  }
   await freshTcpCall(port);
 }
 
@@ -366,7 +437,7 @@ export async function clientCase(spec: CallSpec, response: Uint8Array): Promise<
       }
     }
   })();
-  const client = createClient(ConformanceService, { source: s2c, sink: c2s, close });
+  const client = createClient(spec.fuzzStreams ? FuzzStreams : ConformanceService, { source: s2c, sink: c2s, close }) as unknown as C;
   try {
     await withDeadline(spec.run(client), CASE_MS, `client ${spec.name} on a mutated response`);
   } catch (e) {
@@ -391,10 +462,10 @@ export const HTTP_BASE = "http://fuzz.invalid";
 
 export function fuzzHttpHandler(): HttpHandler {
   return createHttpHandler(ConformanceService, guardedImpl(), {
+    ...fuzzServerOptions(),
     tokenKey: "00".repeat(32),
     stateClasses: conformanceStateClasses,
     maxRequestBytes: 1 << 20,
-    logger: () => {},
   });
 }
 
@@ -561,7 +632,7 @@ export async function clientOpenCase(spec: CallSpec, response: Uint8Array, timeo
       }
     }
   })();
-  const client = createClient(ConformanceService, { source: s2c, sink: c2s, close }, { timeoutMs });
+  const client = createClient(spec.fuzzStreams ? FuzzStreams : ConformanceService, { source: s2c, sink: c2s, close }, { timeoutMs }) as unknown as C;
   try {
     await withDeadline(spec.run(client), CASE_MS, `client ${spec.name} (timeoutMs ${timeoutMs}) on a mutated response over an open connection`);
   } catch (e) {

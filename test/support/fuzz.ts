@@ -138,10 +138,22 @@ export function splitStreams(bytes: Uint8Array): { streams: Uint8Array[]; rest: 
   return { streams, rest: bytes.subarray(from) };
 }
 
-/** Decode every stream of a server's output; throws when the output is not a sequence of complete IPC streams. */
-export function decodeOutput(bytes: Uint8Array): { schema: import("apache-arrow").Schema; batches: RecordBatch[] }[] {
+/**
+ * Decode every stream of a server's output; throws when the output is not a
+ * sequence of complete IPC streams. With `allowOpenEnd`, the last stream may
+ * lack its end-of-stream marker (the server stopped at a message boundary, as
+ * when its peer's input ended mid-stream), but not stop inside a message.
+ */
+export function decodeOutput(bytes: Uint8Array, allowOpenEnd = false): { schema: import("apache-arrow").Schema; batches: RecordBatch[] }[] {
   const { streams, rest } = splitStreams(bytes);
-  if (rest.byteLength) throw new Error(`output has ${rest.byteLength} trailing bytes that are not a complete IPC stream`);
+  if (rest.byteLength) {
+    const frames = walkFrames(rest);
+    const atBoundary = frames.length > 0 && frames.at(-1)!.end === rest.byteLength;
+    if (!allowOpenEnd || !atBoundary) {
+      throw new Error(`output has ${rest.byteLength} trailing bytes that are not a complete IPC stream${atBoundary ? " (an unterminated stream)" : ""}`);
+    }
+    streams.push(rest);
+  }
   return streams.map((s) => decodeStreamSync(s));
 }
 
@@ -455,6 +467,8 @@ export interface FuzzCase {
   call: string;
   /** Whether the framing was left intact (the server must then answer the probe on the same connection). */
   framingIntact?: boolean;
+  /** server-tcp: the output must be complete streams, as the same input gets over the pipe. */
+  completeStreams?: boolean;
   hex: string;
   /** HTTP only. */
   http?: { method: string; path: string; headers: Record<string, string> };
