@@ -28,6 +28,7 @@ import { decodeStreamSync } from "../src/wire/ipc.js";
 import { EMPTY_SCHEMA } from "../src/wire/batches.js";
 import { Keys } from "../src/wire/keys.js";
 import { decodeBody } from "../src/http/compression.js";
+import { DEFAULT_MAX_BODY_BYTES } from "../src/http/headers.js";
 
 // ---------------------------------------------------------------------------
 // helpers
@@ -112,8 +113,8 @@ describe("HTTP client vs the reference conformance worker", { timeout: 180_000 }
     assert.equal(seen.filter((s) => s.method === "OPTIONS").length, 1, "capabilities are cached");
     const post = seen[1]!;
     assert.equal(post.requestHeaders.get("Content-Type"), "application/vnd.apache.arrow.stream");
-    assert.equal(post.requestHeaders.get("VGI-Accept-Max-Response-Bytes"), String(256 * 1024 * 1024));
-    assert.equal(seen[0]!.requestHeaders.get("VGI-Accept-Max-Response-Bytes"), String(256 * 1024 * 1024));
+    assert.equal(post.requestHeaders.get("VGI-Accept-Max-Response-Bytes"), String(DEFAULT_MAX_BODY_BYTES));
+    assert.equal(seen[0]!.requestHeaders.get("VGI-Accept-Max-Response-Bytes"), String(DEFAULT_MAX_BODY_BYTES));
     const md = requestBatchOf(post).metadata;
     assert.equal(md.get(Keys.method), "echo_string");
     assert.equal(md.get(Keys.protocol), "ConformanceService");

@@ -34,7 +34,7 @@ import { Keys } from "../wire/keys.js";
 import { ProtocolError, RpcError, TransportError } from "../errors.js";
 import { drainLogs, nextData } from "../client/response-reader.js";
 import { decodeHeader } from "../client/decode.js";
-import { ARROW_CONTENT_TYPE, Headers_, MIN_RESPONSE_BUDGET, rpcPath } from "./headers.js";
+import { ARROW_CONTENT_TYPE, DEFAULT_MAX_BODY_BYTES, Headers_, MIN_RESPONSE_BUDGET, rpcPath } from "./headers.js";
 import { BadEncodingError, BodyTooLargeError, decodeBody, gzipEncode, readLimited } from "./compression.js";
 import { UPLOAD_URL_METHOD, readUploadUrls, uploadUrlRequest, type UploadUrl } from "./upload-urls.js";
 import { makePointer } from "../external/pointer.js";
@@ -70,7 +70,8 @@ export interface HttpClientOptions {
   responseEncodings?: readonly ("zstd" | "gzip")[];
   /**
    * Largest decoded response accepted, sent as `VGI-Accept-Max-Response-Bytes`
-   * (default 256 MiB, at least 65536). `null` sends no limit and enforces none.
+   * (default 256 MiB plus 1 MiB for IPC framing, so a 256 MiB value fits; at
+   * least 65536). `null` sends no limit and enforces none.
    */
   maxResponseBytes?: number | null;
   /** Per-request timeout in milliseconds (request and body read). Default: none. */
@@ -118,7 +119,6 @@ export class AuthenticationError extends RpcError {
   }
 }
 
-const DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const AUTH_REASONS = new Set([
   "missing_credential",
@@ -343,7 +343,7 @@ export class HttpTransport implements CallTransport {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
     const prefix = options.prefix ?? "";
     this.prefix = prefix && !prefix.startsWith("/") ? `/${prefix.replace(/\/+$/, "")}` : prefix.replace(/\/+$/, "");
-    const max = options.maxResponseBytes === undefined ? DEFAULT_MAX_RESPONSE_BYTES : options.maxResponseBytes;
+    const max = options.maxResponseBytes === undefined ? DEFAULT_MAX_BODY_BYTES : options.maxResponseBytes;
     if (max !== null && (!Number.isSafeInteger(max) || max < MIN_RESPONSE_BUDGET)) {
       throw new RangeError(`maxResponseBytes must be an integer from ${MIN_RESPONSE_BUDGET} through ${MAX_SAFE}, or null`);
     }

@@ -4,7 +4,7 @@
  * client asks. Pure JS (fzstd, fflate), so it works in every runtime.
  * Decompression enforces a size cap while it runs, never after.
  */
-import { Decompress as ZstdDecompress } from "fzstd";
+import { Decompress as ZstdDecompress, decompress as zstdDecompress } from "fzstd";
 import { Gunzip, gzipSync } from "fflate";
 import { concatBytes } from "../wire/bytes.js";
 
@@ -55,13 +55,125 @@ class Collector {
   }
 }
 
-const CHUNK = 64 * 1024;
+/** Input slice fed to a streaming decoder per step: bounds what one step can inflate (gzip: at most ~1032x). */
+const CHUNK = 16 * 1024;
+/** Largest zstd window accepted for a frame of unknown size (libzstd's default decoder limit, 2^27). */
+export const MAX_ZSTD_WINDOW = 1 << 27;
+
+interface ZstdFrame {
+  /** The frame's bytes (header to checksum). */
+  bytes: Uint8Array;
+  /** Declared Frame_Content_Size, or null. */
+  contentSize: number | null;
+  /** Window size (the content size for single-segment frames). */
+  windowSize: number;
+}
+
+const u32 = (b: Uint8Array, at: number) => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16)) + b[at + 3]! * 0x1000000;
+
+/**
+ * Split a zstd body into frames by walking frame and block headers (no
+ * decoding), so every frame's declared size and window are checked against
+ * the cap before a decoder allocates anything. Skippable frames are dropped.
+ */
+function zstdFrames(data: Uint8Array): ZstdFrame[] {
+  const frames: ZstdFrame[] = [];
+  const need = (at: number, n: number) => {
+    if (at + n > data.byteLength) throw new Error("truncated zstd frame");
+  };
+  let at = 0;
+  if (data.byteLength === 0) throw new Error("empty zstd body");
+  while (at < data.byteLength) {
+    need(at, 4);
+    const magic = u32(data, at);
+    if (magic >= 0x184d2a50 && magic <= 0x184d2a5f) {
+      need(at, 8);
+      at += 8 + u32(data, at + 4);
+      need(at, 0);
+      continue;
+    }
+    if (magic !== 0xfd2fb528) throw new Error("not a zstd frame");
+    const start = at;
+    need(at, 5);
+    const fhd = data[at + 4]!;
+    if (fhd & 0x08) throw new Error("reserved bit set in zstd frame header");
+    const single = (fhd >> 5) & 1;
+    const fcsFlag = fhd >> 6;
+    let pos = at + 5;
+    let windowSize = 0;
+    if (!single) {
+      need(pos, 1);
+      const wd = data[pos++]!;
+      const base = 2 ** (10 + (wd >> 3));
+      windowSize = base + (base / 8) * (wd & 7);
+    }
+    pos += [0, 1, 2, 4][fhd & 3]!;
+    const fcsBytes = fcsFlag === 0 ? single : [0, 2, 4, 8][fcsFlag]!;
+    need(pos, fcsBytes);
+    let contentSize: number | null = null;
+    if (fcsBytes > 0) {
+      let v = 0;
+      for (let i = fcsBytes - 1; i >= 0; i--) v = v * 256 + data[pos + i]!;
+      contentSize = fcsBytes === 2 ? v + 256 : v;
+    }
+    if (single) windowSize = contentSize!;
+    pos += fcsBytes;
+    for (let last = 0; !last; ) {
+      need(pos, 3);
+      const h = data[pos]! | (data[pos + 1]! << 8) | (data[pos + 2]! << 16);
+      last = h & 1;
+      const type = (h >> 1) & 3;
+      const size = h >>> 3;
+      if (type === 3) throw new Error("reserved zstd block type");
+      pos += 3 + (type === 1 ? 1 : size);
+    }
+    if (fhd & 0x04) pos += 4;
+    need(pos, 0);
+    frames.push({ bytes: data.subarray(start, pos), contentSize, windowSize });
+    at = pos;
+  }
+  return frames;
+}
+
+/**
+ * Decode zstd within `limit`: a frame that declares more than what is left
+ * of the cap is refused before decoding; a frame of known size is decoded in
+ * one pass into a buffer of exactly that size (linear time); one of unknown
+ * size is streamed block by block with a running count.
+ */
+function decodeZstd(data: Uint8Array, limit: number): Uint8Array {
+  const out = new Collector(limit);
+  for (const frame of zstdFrames(data)) {
+    if (frame.contentSize !== null) {
+      if (frame.contentSize > limit - out.size) throw new BodyTooLargeError(limit);
+      const decoded = zstdDecompress(frame.bytes);
+      if (decoded.byteLength !== frame.contentSize) throw new Error("zstd frame content size mismatch");
+      out.push(decoded);
+      continue;
+    }
+    if (frame.windowSize > MAX_ZSTD_WINDOW) throw new Error(`zstd window of ${frame.windowSize} bytes exceeds ${MAX_ZSTD_WINDOW}`);
+    const z = new ZstdDecompress((chunk) => out.push(chunk));
+    const bytes = frame.bytes;
+    for (let at = 0; at < bytes.byteLength; at += CHUNK) z.push(bytes.subarray(at, at + CHUNK), at + CHUNK >= bytes.byteLength);
+  }
+  return out.result();
+}
+
+/** Inflate gzip within `limit`, in small input steps with a running count. */
+function decodeGzip(data: Uint8Array, limit: number): Uint8Array {
+  if (data.byteLength === 0) throw new Error("empty gzip body");
+  const out = new Collector(limit);
+  const g = new Gunzip((chunk) => out.push(chunk));
+  for (let at = 0; at < data.byteLength; at += CHUNK) g.push(data.subarray(at, at + CHUNK), at + CHUNK >= data.byteLength);
+  return out.result();
+}
 
 /**
  * Decode a request body named by `Content-Encoding` (`identity`, `zstd`,
  * `gzip`; a comma list is decoded right to left). Throws
  * {@link UnsupportedEncodingError}, {@link BadEncodingError} or
- * {@link BodyTooLargeError} (decoded size over `limit`).
+ * {@link BodyTooLargeError} (decoded size over `limit`, detected from
+ * declared sizes before decoding, else as soon as the output crosses it).
  */
 export function decodeBody(body: Uint8Array, contentEncoding: string | null, limit = Number.MAX_SAFE_INTEGER): Uint8Array {
   const codings = (contentEncoding ?? "")
@@ -71,22 +183,12 @@ export function decodeBody(body: Uint8Array, contentEncoding: string | null, lim
   let data = body;
   for (const coding of codings.reverse()) {
     if (coding !== "zstd" && coding !== "gzip" && coding !== "x-gzip") throw new UnsupportedEncodingError(coding);
-    const out = new Collector(limit);
     try {
-      if (coding === "zstd") {
-        const z = new ZstdDecompress((chunk) => out.push(chunk));
-        for (let at = 0; at < data.byteLength; at += CHUNK) z.push(data.subarray(at, at + CHUNK), at + CHUNK >= data.byteLength);
-        if (data.byteLength === 0) throw new Error("empty zstd body");
-      } else {
-        const g = new Gunzip((chunk) => out.push(chunk));
-        for (let at = 0; at < data.byteLength; at += CHUNK) g.push(data.subarray(at, at + CHUNK), at + CHUNK >= data.byteLength);
-        if (data.byteLength === 0) throw new Error("empty gzip body");
-      }
+      data = coding === "zstd" ? decodeZstd(data, limit) : decodeGzip(data, limit);
     } catch (err) {
       if (err instanceof BodyTooLargeError) throw err;
       throw new BadEncodingError(coding, err);
     }
-    data = out.result();
   }
   if (data.byteLength > limit) throw new BodyTooLargeError(limit);
   return data;

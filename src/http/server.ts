@@ -24,7 +24,7 @@ import { zstdEncode } from "./zstd.js";
 import { UPLOAD_URL_METHOD, UPLOAD_URL_SCHEMA, requestedCount, vendUploadUrls, type UploadUrlProvider } from "./upload-urls.js";
 import type { ExternalFetchOptions } from "../external/fetch.js";
 import { isExternalPointer, resolvePointer } from "../external/pointer.js";
-import { ARROW_CONTENT_TYPE, Headers_, MIN_RESPONSE_BUDGET } from "./headers.js";
+import { ARROW_CONTENT_TYPE, DEFAULT_MAX_BODY_BYTES, Headers_, MIN_RESPONSE_BUDGET } from "./headers.js";
 import { normalizeKey, TokenSealer } from "./tokens.js";
 import type { StateClass } from "./state-codec.js";
 import { HttpStreams } from "./streams.js";
@@ -40,8 +40,17 @@ export interface HttpServerOptions extends ServerOptions {
   tokenKey?: Uint8Array | string;
   /** Seconds a stream token stays valid (default 3600; 0 = no expiry). */
   tokenTtl?: number;
-  /** Largest request body accepted, before and after decompression (413 beyond). */
+  /**
+   * Largest request body accepted as received (413 beyond; default
+   * {@link DEFAULT_MAX_BODY_BYTES}, 257 MiB). Advertised as `VGI-Max-Request-Bytes`.
+   */
   maxRequestBytes?: number;
+  /**
+   * Largest request body after decompression (413 beyond, decoding stops as
+   * soon as it is crossed; default `maxRequestBytes`, as the reference caps
+   * decoded bodies by its advertised request cap).
+   */
+  maxDecompressedBytes?: number;
   /** Largest response body produced; over it the call fails with `ResponseTooLargeError`. */
   maxResponseBytes?: number;
   /** Resolve the caller's identity; throw `AuthError` to answer 401. Health and OPTIONS are exempt. */
@@ -126,6 +135,8 @@ class HttpApp {
   private readonly capabilities: [string, string][];
   private readonly encodable: readonly string[];
   private readonly externalInputs: ExternalFetchOptions | null;
+  private readonly maxRequestBytes: number;
+  private readonly maxDecompressedBytes: number;
 
   constructor(
     readonly server: RpcServer,
@@ -135,6 +146,7 @@ class HttpApp {
     if (this.prefix && !this.prefix.startsWith("/")) throw new TypeError(`prefix must start with '/', got '${this.prefix}'`);
     for (const [name, v] of [
       ["maxRequestBytes", options.maxRequestBytes],
+      ["maxDecompressedBytes", options.maxDecompressedBytes],
       ["maxResponseBytes", options.maxResponseBytes],
       ["maxUploadBytes", options.maxUploadBytes],
     ] as const) {
@@ -152,7 +164,9 @@ class HttpApp {
       [Headers_.externalizationEnabled, "false"],
       [Headers_.supportedEncodings, this.encodable.join(", ")],
     ];
-    if (options.maxRequestBytes !== undefined) this.capabilities.push([Headers_.maxRequestBytes, String(options.maxRequestBytes)]);
+    this.maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.maxDecompressedBytes = options.maxDecompressedBytes ?? this.maxRequestBytes;
+    this.capabilities.push([Headers_.maxRequestBytes, String(this.maxRequestBytes)]);
     if (options.maxResponseBytes !== undefined) this.capabilities.push([Headers_.maxResponseBytes, String(options.maxResponseBytes)]);
     if (options.uploadUrlProvider) {
       this.capabilities.push([Headers_.uploadUrlSupport, "true"]);
@@ -520,16 +534,19 @@ class HttpApp {
 
   /** Read and decode the request body within `maxRequestBytes`. */
   private async readBody(request: Request, facts: RequestFacts): Promise<Uint8Array | ResponseParts> {
-    const cap = this.options.maxRequestBytes;
+    const cap = this.maxRequestBytes;
+    const decodedCap = this.maxDecompressedBytes;
     const tooLarge = (after: boolean, size: number) =>
       jsonResponse(413, {
         title: after ? "Request body exceeds max_request_bytes after decompression" : "Request body exceeds max_request_bytes",
-        description: `Request body of at least ${size} bytes exceeds the server's advertised max_request_bytes=${cap}.`,
+        description: after
+          ? `Decompressed request body exceeds the server's limit of ${decodedCap} bytes (max_request_bytes=${cap}).`
+          : `Request body of at least ${size} bytes exceeds the server's advertised max_request_bytes=${cap}.`,
       });
     const declared = Number(request.headers.get("Content-Length") ?? NaN);
-    if (cap !== undefined && Number.isFinite(declared) && declared > cap) return tooLarge(false, declared);
+    if (Number.isFinite(declared) && declared > cap) return tooLarge(false, declared);
     const raw = await readLimited(request.body, cap);
-    if (raw === null) return tooLarge(false, (cap ?? 0) + 1);
+    if (raw === null) return tooLarge(false, cap + 1);
     facts.requestBytes = raw.byteLength;
     const coding = request.headers.get("Content-Encoding");
     if (coding !== null) {
@@ -542,9 +559,9 @@ class HttpApp {
       }
     }
     try {
-      return decodeBody(raw, coding, cap);
+      return decodeBody(raw, coding, decodedCap);
     } catch (err) {
-      if (err instanceof BodyTooLargeError) return tooLarge(true, (cap ?? 0) + 1);
+      if (err instanceof BodyTooLargeError) return tooLarge(true, decodedCap + 1);
       if (err instanceof UnsupportedEncodingError) return jsonResponse(415, { title: "Unsupported Content-Encoding", description: err.message });
       if (err instanceof BadEncodingError) return jsonResponse(400, { title: "Decompression Error", description: err.message });
       throw err;
