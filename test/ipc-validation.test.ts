@@ -6,7 +6,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  Decimal,
   Dictionary,
+  Int16,
   Field,
   Float64,
   Int32,
@@ -22,7 +24,7 @@ import {
 import { decodeStreamSync, EOS_BYTES, IpcStreamReader, IpcValidationError, MessageFramer } from "../src/wire/ipc.js";
 import { classify, readError } from "../src/wire/batches.js";
 import { Keys, REQUEST_VERSION } from "../src/wire/keys.js";
-import { createClient, defineService, pipePair, RpcServer, t, unary, type RpcError, type ServerOptions } from "../src/index.js";
+import { createClient, defineService, pipePair, ProtocolError, RpcServer, t, unary, type RpcError, type ServerOptions } from "../src/index.js";
 import { Echo, echoImpl } from "./fixtures/echo-service.js";
 import { resolveIpcValidation, type IpcValidationLevel } from "../src/wire/validate.js";
 import { craftStream, bytes, f64, i32, utf8, type CraftBatch, type CraftBuffer } from "./support/ipc-craft.js";
@@ -332,4 +334,34 @@ test("a flatbuffer vector length claiming 2^31 elements is refused before decodi
   const fieldsAt = findVectorLength(smeta, 1, (dv, p) => dv.getUint32(p, true) > 0 && dv.getUint32(p, true) < 1024);
   const hostileSchema = new Uint8Array([...patchedMessage(schemaMessage, fieldsAt, 0x7ffffff0), ...EOS_BYTES]);
   assert.throws(() => decodeStreamSync(hostileSchema), /malformed IPC message metadata/);
+});
+
+test("a decimal with more digits than its precision is refused at full", () => {
+  const type = new Decimal(2, 5, 128);
+  const dec = (...v: bigint[]) => new BigInt64Array(v.flatMap((x) => [BigInt.asIntN(64, x), x < 0n ? -1n : 0n]));
+  const batch = (...v: bigint[]): CraftBatch => ({ length: v.length, nodes: [[v.length, 0]], buffers: [bytes(), dec(...v)] });
+  assert.deepEqual(rejectedAt(schemaOf(type), [batch(99999n, -99999n, 0n)]), []);
+  assert.deepEqual(rejectedAt(schemaOf(type), [batch(1n, 100000n)]), ["full"]);
+  assert.deepEqual(rejectedAt(schemaOf(type), [batch(-100000n)]), ["full"]);
+  // A null slot is not checked.
+  assert.deepEqual(rejectedAt(schemaOf(type), [{ length: 2, nodes: [[2, 1]], buffers: [bytes(0b01), dec(5n, 10n ** 30n)] }]), []);
+});
+
+test("the client refuses a result value its type cannot hold with a ProtocolError", async () => {
+  const [clientEnd, serverEnd] = pipePair();
+  const Colors = defineService("Colors", { get: unary({}, t.enum("Color", ["red", "green"])) });
+  const client = createClient(Colors, clientEnd);
+  const fake = (async () => {
+    const req = await IpcStreamReader.open(new MessageFramer(serverEnd.source));
+    await req!.drain();
+    const type = new Dictionary(new Utf8(), new Int16(), 0);
+    const dict: CraftBatch = { dictionaryId: 0, length: 1, nodes: [[1, 0]], buffers: [bytes(), i32(0, 4), utf8("blue")] };
+    const idx: CraftBatch = { length: 1, nodes: [[1, 0]], buffers: [bytes(), new Int16Array([0])] };
+    await serverEnd.sink.write(craftStream(new Schema([new Field("result", type, false)]), [dict, idx]));
+  })();
+  const err = await client.get().catch((e: unknown) => e);
+  assert.ok(err instanceof ProtocolError, String(err));
+  assert.match(err.message, /result of 'get' does not decode/);
+  await fake;
+  await client.close();
 });

@@ -26,7 +26,21 @@ export function decodeResult(type: VType, resultSchema: Schema, batch: RecordBat
   checkSchema(resultSchema, batch.schema, `result of '${method}'`);
   const name = resultSchema.fields[0]!.name;
   if (batch.numRows < 1) throw new ProtocolError(`ProtocolError: result of '${method}' has no rows`);
-  return decodeValue(type, batch.data.children[batch.schema.fields.findIndex((f) => f.name === name)]!, name);
+  const column = batch.data.children[batch.schema.fields.findIndex((f) => f.name === name)]!;
+  return undecodable(`result of '${method}'`, () => decodeValue(type, column, name));
+}
+
+/**
+ * Run a value decoder over what the server sent: a value its declared type
+ * cannot represent (an enum non-member, an int64 outside the safe range, a
+ * corrupt struct blob, invalid UTF-8) is the server's protocol violation.
+ */
+function undecodable<T>(what: string, decode: () => T): T {
+  try {
+    return decode();
+  } catch (err) {
+    throw new ProtocolError(`ProtocolError: ${what} does not decode: ${(err as Error)?.message ?? String(err)}`);
+  }
 }
 
 /** A stream header, checked against the declared header struct. */
@@ -35,7 +49,7 @@ export function decodeHeader(type: StructType, batch: RecordBatch): unknown {
   const columns = type.entries.map(([name]) => batch.data.children[batch.schema.fields.findIndex((f) => f.name === name)]!);
   const out: Record<string, unknown> = {};
   type.entries.forEach(([name, t], i) => {
-    out[name] = t.get(columns[i]!, 0);
+    out[name] = undecodable(`header ${type.name} field '${name}'`, () => t.get(columns[i]!, 0));
   });
   return out;
 }

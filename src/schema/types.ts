@@ -651,8 +651,14 @@ class DictStringType extends VType<string> {
     return makeData({ type: this.arrowType as Dictionary<Utf8, Int16>, length: values.length, data: idx, dictionary: dict as never, ...validity(values) });
   }
   read(data: Data, i: number): string {
-    const key = Number((data.values as Int16Array)[i]!);
-    return data.dictionary!.get(key) as string;
+    // Decoded here (strictly, like every string) rather than by the dictionary vector, which
+    // would turn invalid UTF-8 into U+FFFD.
+    let key = Number((data.values as Int16Array)[i]!);
+    for (const chunk of data.dictionary?.data ?? []) {
+      if (key >= 0 && key < chunk.length) return decoder.decode(sliceVar(chunk, key));
+      key -= chunk.length;
+    }
+    throw new RangeError(`dictionary index ${(data.values as Int16Array)[i]} is outside the dictionary`);
   }
 }
 

@@ -9,7 +9,9 @@ import type { ByteChannel, ByteSink, ByteSource } from "../wire/bytes.js";
 const MAX_WRITE = 64 * 1024 * 1024;
 
 export function readableSource(readable: Readable): ByteSource {
-  const it = readable[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  // Not the default iterator: it destroys the stream when input ends, which on
+  // a socket would also kill the output still owed to a half-closed peer.
+  const it = readable.iterator({ destroyOnReturn: false }) as AsyncIterator<Buffer>;
   let done = false;
   return {
     async read() {

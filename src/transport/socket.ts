@@ -94,7 +94,8 @@ export async function serveSocket<S extends ServiceDefinition>(
   const sockets = new Set<net.Socket>();
   const serving = new Set<Promise<void>>();
   const idle = idleShutdownMs !== undefined && idleShutdownMs > 0 ? idleTimer(idleShutdownMs, () => void close()) : null;
-  const server = net.createServer({ noDelay: true }, (socket) => {
+  // Half-open: a client may shut down its write side after its last request and still read the answer.
+  const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     // Never let a socket error go unhandled (the channel's reads and writes report their own).
     socket.on("error", () => {});
     if (sockets.size >= cap) {

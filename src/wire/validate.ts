@@ -266,10 +266,11 @@ class Walker {
       case Type.Interval:
       case Type.Duration:
       case Type.FixedSizeBinary: {
-        this.validity(path, length, nullCount);
+        const bitmap = this.validity(path, length, nullCount);
         const width = byteWidth(type, path);
         if (width === 0) this.unbacked(path, length, depth);
-        this.sized(path, "data", length * width, type.typeId === Type.FixedSizeBinary ? 1 : alignOf(width));
+        const data = this.sized(path, "data", length * width, type.typeId === Type.FixedSizeBinary ? 1 : alignOf(width));
+        if (this.full && type.typeId === Type.Decimal) checkDecimals(type, data, length, bitmap, path);
         return length;
       }
       case Type.Utf8:
@@ -409,6 +410,26 @@ class Walker {
       if (!(v >= 0 && v < size)) fail(`${path}: dictionary index ${v} at row ${i} is outside the ${size}-value dictionary`);
     }
     return length;
+  }
+}
+
+/** Every non-null decimal fits its declared precision (|v| < 10^precision), as the reference's full validation requires. */
+function checkDecimals(type: DataType, data: Uint8Array, length: number, bitmap: Uint8Array | null, path: string): void {
+  const { precision, bitWidth } = type as unknown as { precision: number; bitWidth: number };
+  const bound = 10n ** BigInt(precision);
+  const words = bitWidth / 64;
+  const w = words >= 1 ? new BigInt64Array(data.buffer, data.byteOffset, length * words) : null;
+  const small = words < 1 ? new Int32Array(data.buffer, data.byteOffset, length) : null;
+  for (let i = 0; i < length; i++) {
+    if (bitmap && !(bitmap[i >> 3]! & (1 << (i & 7)))) continue;
+    let v: bigint;
+    if (small) v = BigInt(small[i]!);
+    else {
+      const base = i * words;
+      v = w![base + words - 1]!; // the most significant word carries the sign
+      for (let k = words - 2; k >= 0; k--) v = (v << 64n) | BigInt.asUintN(64, w![base + k]!);
+    }
+    if (v >= bound || v <= -bound) fail(`${path}: decimal value at row ${i} has more than ${precision} digits`);
   }
 }
 
