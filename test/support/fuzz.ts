@@ -478,6 +478,9 @@ export interface FuzzCase {
   todo?: string;
   /** The IPC validation level the case was found at (VGI_RPC_IPC_VALIDATION); unset: the default (full). */
   ipcValidation?: "none" | "standard" | "full";
+  /** Once fixed: what the failure was, and the commit that fixed it. */
+  foundAs?: string;
+  fixedBy?: string;
   /** The fast-check input that produced the bytes (diagnostic only). */
   input?: string;
 }
