@@ -35,7 +35,7 @@ import { ProtocolError, RpcError, TransportError } from "../errors.js";
 import { drainLogs, nextData } from "../client/response-reader.js";
 import { decodeHeader } from "../client/decode.js";
 import { ARROW_CONTENT_TYPE, DEFAULT_MAX_BODY_BYTES, Headers_, MIN_RESPONSE_BUDGET, rpcPath } from "./headers.js";
-import { BadEncodingError, BodyTooLargeError, decodeBody, gzipEncode, readLimited } from "./compression.js";
+import { BadEncodingError, BodyTooLargeError, decodeBody, gzipEncodeAsync, readLimited, yieldToEventLoop } from "./compression.js";
 import { UPLOAD_URL_METHOD, readUploadUrls, uploadUrlRequest, type UploadUrl } from "./upload-urls.js";
 import { makePointer } from "../external/pointer.js";
 
@@ -120,6 +120,8 @@ export class AuthenticationError extends RpcError {
 }
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+/** Request bodies from this size on are sent after a yield to the event loop. */
+const LARGE_BODY = 1024 * 1024;
 const AUTH_REASONS = new Set([
   "missing_credential",
   "invalid_credential",
@@ -452,12 +454,15 @@ export class HttpTransport implements CallTransport {
       if (compress) headers.set("Content-Encoding", "gzip");
       const accept = this.options.responseEncodings ?? ["zstd", "gzip"];
       if (accept.length > 0) headers.set(Headers_.vgiAcceptEncoding, accept.join(", "));
-      const payload = compress ? gzipEncode(body) : body;
       if (!externalized && this.overUploadCap(body.byteLength)) {
         body = await this.externalize(body);
         externalized = true;
         continue;
       }
+      const payload = compress ? await gzipEncodeAsync(body) : body;
+      // After large synchronous work (encoding, the previous response's decoding) let the runtime's
+      // timers and I/O run first, so the agent drops keep-alive sockets that expired meanwhile.
+      if (payload.byteLength >= LARGE_BODY) await yieldToEventLoop();
       const outcome = await this.send(url, { method: "POST", headers, body: payload as BodyInit }, async (res) => {
         // The server refused the body: refresh its capabilities, then see whether an upload URL helps.
         if (res.status === 413 && !externalized && this.options.externalizeLargeRequests !== false && (await this.capabilities(true).then(() => this.overUploadCap(body.byteLength), () => false))) {

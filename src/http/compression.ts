@@ -5,7 +5,7 @@
  * Decompression enforces a size cap while it runs, never after.
  */
 import { Decompress as ZstdDecompress, decompress as zstdDecompress } from "fzstd";
-import { Gunzip, gzipSync } from "fflate";
+import { Gunzip, Gzip, gzipSync } from "fflate";
 import { concatBytes } from "../wire/bytes.js";
 
 /** Codecs this implementation can decode in requests. */
@@ -197,6 +197,33 @@ export function decodeBody(body: Uint8Array, contentEncoding: string | null, lim
 /** gzip a body (level 1: these are fresh, mostly incompressible Arrow buffers; speed wins). */
 export function gzipEncode(body: Uint8Array): Uint8Array {
   return gzipSync(body, { level: 1 });
+}
+
+/** Input size compressed between two yields to the event loop by {@link gzipEncodeAsync} (~40 ms of work). */
+const GZIP_SLICE = 4 * 1024 * 1024;
+
+/** Let timers and I/O run (e.g. an HTTP agent expiring idle sockets). `setTimeout` exists in every runtime. */
+export const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/**
+ * {@link gzipEncode} for large bodies without holding the event loop: the
+ * same level-1 stream, compressed in slices with a yield between them, so a
+ * 256 MiB body does not stall timers for seconds (an HTTP agent would then
+ * reuse a keep-alive connection the server has meanwhile closed: EPIPE).
+ */
+export async function gzipEncodeAsync(body: Uint8Array): Promise<Uint8Array> {
+  if (body.byteLength <= GZIP_SLICE) return gzipEncode(body);
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  const gz = new Gzip({ level: 1 }, (chunk) => {
+    parts.push(chunk);
+    size += chunk.byteLength;
+  });
+  for (let at = 0; at < body.byteLength; at += GZIP_SLICE) {
+    gz.push(body.subarray(at, at + GZIP_SLICE), at + GZIP_SLICE >= body.byteLength);
+    await yieldToEventLoop();
+  }
+  return concatBytes(parts, size);
 }
 
 /** The codings named by an `Accept-Encoding`-style list, in order (`;q=` ignored, lowercased). */
