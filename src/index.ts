@@ -71,5 +71,6 @@ export {
   type HeadersOption,
 } from "./http/client.js";
 export { MAX_UPLOAD_URL_COUNT, type UploadUrl, type UploadUrlProvider } from "./http/upload-urls.js";
+export { DEFAULT_MAX_BODY_BYTES, FRAMING_HEADROOM } from "./http/headers.js";
 export { httpsOnly, redactUrl, type ExternalFetchOptions, type UrlValidator } from "./external/fetch.js";
 export { ExternalLocationError, isExternalPointer, makePointer, resolvePointer } from "./external/pointer.js";
