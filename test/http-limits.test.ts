@@ -152,6 +152,13 @@ describe("HTTP request limits on by default", () => {
 describe("maxDecompressedBytes is separate from maxRequestBytes", () => {
   test("a body within both caps is served; one decoding past maxDecompressedBytes is 413; options are validated", { timeout: 30_000 }, async () => {
     await using listener = await start({ maxRequestBytes: 1 * MiB, maxDecompressedBytes: 8 * MiB });
+    const caps = await fetch(`${listener.url}/health`, { method: "OPTIONS" });
+    assert.equal(caps.headers.get(Headers_.maxRequestBytes), String(1 * MiB), "the smaller cap is advertised");
+    await using tighter = await start({ maxDecompressedBytes: 2 * MiB });
+    const caps2 = await fetch(`${tighter.url}/health`, { method: "OPTIONS" });
+    assert.equal(caps2.headers.get(Headers_.maxRequestBytes), String(2 * MiB));
+    const plain = await postMeasured(tighter, echoBody(new Uint8Array(3 * MiB)), null);
+    assert.equal(plain.status, 413, "an uncompressed body is held to maxDecompressedBytes too");
     const ok = await postMeasured(listener, gzipEncode(echoBody(new Uint8Array(4 * MiB))), "gzip");
     assert.equal(ok.status, 200);
     const stored = await postMeasured(listener, zstdStored(echoBody(new Uint8Array(4 * MiB))), "zstd");

@@ -166,7 +166,8 @@ class HttpApp {
     ];
     this.maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.maxDecompressedBytes = options.maxDecompressedBytes ?? this.maxRequestBytes;
-    this.capabilities.push([Headers_.maxRequestBytes, String(this.maxRequestBytes)]);
+    // An uncompressed body is held to both caps, so the smaller one is what a client may send.
+    this.capabilities.push([Headers_.maxRequestBytes, String(Math.min(this.maxRequestBytes, this.maxDecompressedBytes))]);
     if (options.maxResponseBytes !== undefined) this.capabilities.push([Headers_.maxResponseBytes, String(options.maxResponseBytes)]);
     if (options.uploadUrlProvider) {
       this.capabilities.push([Headers_.uploadUrlSupport, "true"]);
