@@ -22,7 +22,8 @@ test("fuzz regression cases are present", () => {
 for (const c of cases) {
   test(`fuzz regression ${c.file} (${c.target} ${c.call})`, { timeout: 60_000, ...(c.todo ? { todo: c.todo } : {}) }, async () => {
     const env: Record<string, string> = c.ipcValidation ? { VGI_RPC_IPC_VALIDATION: c.ipcValidation } : {};
-    const r = await runFuzzChild(["--replay", join(CASES_DIR, c.file)], 45_000, env);
+    // Cases are small: a 512 MiB heap turns a decoding amplification into a quick heap-exhaustion failure.
+    const r = await runFuzzChild(["--replay", join(CASES_DIR, c.file)], 45_000, env, 512);
     assert.ok(r.code === 0 && !r.timedOut && !r.memoryKilled, `${c.note ?? ""}\n${describeChild(r)}`);
   });
 }
