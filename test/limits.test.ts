@@ -153,14 +153,14 @@ describe("server limits (TCP)", () => {
   after(() => Promise.all(servers.map((s) => s.close())));
 
   test("the default message cap refuses an oversized declared body at once, without waiting for it", { timeout: 10_000 }, async () => {
-    assert.equal(DEFAULT_MAX_MESSAGE_BYTES, 256 * 1024 * 1024);
+    assert.equal(DEFAULT_MAX_MESSAGE_BYTES, 257 * 1024 * 1024, "256 MiB of payload plus framing headroom");
     const server = await start();
     const raw = await rawConnect(server.address as TcpAddress);
     const f = addRequest();
     raw.socket.write(f.schema);
     raw.socket.write(f.batchHead(DEFAULT_MAX_MESSAGE_BYTES + 8)); // body never sent
     const reply = await within(raw.ended, 3000, "server closes the connection");
-    assert.match(Buffer.from(reply).toString("latin1"), /exceeds the limit of 268435456 bytes/);
+    assert.match(Buffer.from(reply).toString("latin1"), /exceeds the limit of 269484032 bytes/);
   });
 
   test("a started message that stalls is cut off after messageTimeoutMs", { timeout: 10_000 }, async () => {

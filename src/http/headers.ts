@@ -1,4 +1,5 @@
 /** HTTP header names, media type and route shapes of the vgi-rpc HTTP transport. */
+import { DEFAULT_MAX_MESSAGE_BYTES, FRAMING_HEADROOM } from "../wire/limits.js";
 export const ARROW_CONTENT_TYPE = "application/vnd.apache.arrow.stream";
 
 export const Headers_ = {
@@ -18,14 +19,13 @@ export const Headers_ = {
   authReason: "VGI-Auth-Reason",
 } as const;
 
-/** Room the default body limits leave above their payload size for Arrow IPC framing, metadata and logs (1 MiB). */
-export const FRAMING_HEADROOM = 1024 * 1024;
 /**
- * Default HTTP body limit (256 MiB of payload plus {@link FRAMING_HEADROOM}):
- * the server's `maxRequestBytes` / `maxDecompressedBytes` and the client's
- * `maxResponseBytes`, so a 256 MiB value fits one call in either direction.
+ * Default HTTP body limit, the byte streams' message limit (256 MiB of payload
+ * plus {@link FRAMING_HEADROOM}): the server's `maxRequestBytes` /
+ * `maxDecompressedBytes` and the client's `maxResponseBytes`.
  */
-export const DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024 + FRAMING_HEADROOM;
+export const DEFAULT_MAX_BODY_BYTES = DEFAULT_MAX_MESSAGE_BYTES;
+export { FRAMING_HEADROOM };
 
 /** The smallest response budget a client may ask for (`VGI-Accept-Max-Response-Bytes`). */
 export const MIN_RESPONSE_BUDGET = 65536;

@@ -4,8 +4,14 @@
  * to arrive. Runtime-agnostic (timers only).
  */
 
-/** Default largest IPC message accepted on a byte stream (256 MiB, the HTTP client's response default). */
-export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+/** Room the default size limits leave above their payload size for Arrow IPC framing, metadata and logs (1 MiB). */
+export const FRAMING_HEADROOM = 1024 * 1024;
+/**
+ * Default largest IPC message accepted on a byte stream: 256 MiB of payload
+ * plus {@link FRAMING_HEADROOM}, like the HTTP body limits, so a 256 MiB value
+ * fits one call in either direction.
+ */
+export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024 + FRAMING_HEADROOM;
 /** Default base budget for one message, from its first byte (30 s). */
 export const DEFAULT_MESSAGE_TIMEOUT_MS = 30_000;
 /** Default slowest accepted body rate; a message's budget grows by `bodyBytes / rate` (1 MiB/s). */
