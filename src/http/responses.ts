@@ -2,6 +2,7 @@
 import type { RecordBatch, Schema } from "apache-arrow";
 import type { AuthContext, CallStatistics } from "../service/implementation.js";
 import { EMPTY_SCHEMA, errorBatch } from "../wire/batches.js";
+import type { BatchIds } from "../server/dispatch.js";
 import { encodeStream } from "../wire/ipc.js";
 import { ARROW_CONTENT_TYPE, Headers_ } from "./headers.js";
 
@@ -47,8 +48,8 @@ export function arrowResponse(status: number, schema: Schema, batches: readonly 
 }
 
 /** An Arrow error stream: one EXCEPTION batch on `schema` (empty by default). */
-export function errorStreamResponse(status: number, err: unknown, serverId: string, requestId: string, schema: Schema = EMPTY_SCHEMA): ResponseParts {
-  const parts = arrowBody(status, encodeStream(schema, [errorBatch(schema, err, { serverId, requestId })]), true);
+export function errorStreamResponse(status: number, err: unknown, ids: BatchIds, schema: Schema = EMPTY_SCHEMA): ResponseParts {
+  const parts = arrowBody(status, encodeStream(schema, [errorBatch(schema, err, ids)]), true);
   parts.error = err;
   return parts;
 }

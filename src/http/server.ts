@@ -281,7 +281,7 @@ class HttpApp {
         method === "__describe__"
           ? "'__describe__' was retired. Introspection is now the 'vgi_rpc.Reflection.v1' protocol: call 'list_protocols' for what this server hosts, then 'describe' for one protocol's methods."
           : `This server does not implement the reserved method '${method}'.`;
-      return errorStreamResponse(404, namedError("MethodNotImplementedError", message, "method_not_implemented"), this.server.serverId, requestId);
+      return errorStreamResponse(404, namedError("MethodNotImplementedError", message, "method_not_implemented"), this.server.batchIds(requestId));
     }
     if (segments.length < 2 || segments.length > 3) return jsonResponse(404, { title: "404 Not Found" });
     const [protocol, method, suffix] = segments as [string, string, string | undefined];
@@ -292,8 +292,7 @@ class HttpApp {
       return errorStreamResponse(
         404,
         namedError("ProtocolNotSupportedError", `This server does not host protocol '${protocol}'. Hosted: ${hosted}.`, "protocol_not_supported"),
-        this.server.serverId,
-        requestId,
+        this.server.batchIds(requestId),
       );
     }
     if (request.method !== "POST") return jsonResponse(405, { title: "405 Method Not Allowed" }, [["Allow", "POST"]]);
@@ -303,13 +302,12 @@ class HttpApp {
       return errorStreamResponse(
         404,
         namedError("MethodNotImplementedError", `Protocol '${protocol}' has no method '${method}'. Available: ${available}.`, "method_not_implemented"),
-        this.server.serverId,
-        requestId,
+        this.server.batchIds(requestId),
       );
     }
 
     const budget = this.responseBudget(request);
-    if (budget instanceof Error) return errorStreamResponse(400, budget, this.server.serverId, requestId);
+    if (budget instanceof Error) return errorStreamResponse(400, budget, this.server.batchIds(requestId));
 
     const wrongType = this.checkContentType(request, requestId);
     if (wrongType) return wrongType;
@@ -317,14 +315,13 @@ class HttpApp {
     if (!(body instanceof Uint8Array)) return body;
 
     if (def.kind === "unary" && suffix !== undefined) {
-      return errorStreamResponse(400, namedError("TypeError", `Method '${method}' is not a stream`), this.server.serverId, requestId);
+      return errorStreamResponse(400, namedError("TypeError", `Method '${method}' is not a stream`), this.server.batchIds(requestId));
     }
     if (def.kind !== "unary" && suffix === undefined) {
       return errorStreamResponse(
         400,
         namedError("TypeError", `Stream method '${method}' requires /init and /exchange endpoints`),
-        this.server.serverId,
-        requestId,
+        this.server.batchIds(requestId),
       );
     }
 
@@ -335,7 +332,7 @@ class HttpApp {
       schema = decoded.schema;
       batch = decoded.batches[0] ?? null;
     } catch (err) {
-      return errorStreamResponse(400, namedError("ProtocolError", `malformed request body: ${errorMessage(err)}`), this.server.serverId, requestId);
+      return errorStreamResponse(400, namedError("ProtocolError", `malformed request body: ${errorMessage(err)}`), this.server.batchIds(requestId));
     }
     if (batch && isExternalPointer(batch)) {
       const resolved = await this.resolveExternal(batch, def.kind === "unary" ? def.resultSchema : EMPTY_SCHEMA, requestId);
@@ -355,8 +352,7 @@ class HttpApp {
             "TypeError",
             `Method name mismatch: URL path has '${method}' but Arrow IPC custom_metadata '${Keys.method}' has '${mdMethod}'. These must match.`,
           ),
-          this.server.serverId,
-          requestId,
+          this.server.batchIds(requestId),
         );
       }
       const mdProtocol = batch.metadata.get(Keys.protocol);
@@ -364,15 +360,14 @@ class HttpApp {
         return errorStreamResponse(
           400,
           namedError("ProtocolNotSupportedError", `Protocol mismatch: URL path has '${protocol}' but '${Keys.protocol}' is '${mdProtocol}'.`, "protocol_not_supported"),
-          this.server.serverId,
-          requestId,
+          this.server.batchIds(requestId),
         );
       }
     }
     const resolution = resolveRequest(hostFor(this.server, binding), schema, batch, { transport: "http", requestId, auth, remoteAddr });
     if (resolution.kind === "rejected") {
       const status = resolution.stage === "route" ? 404 : 400;
-      return errorStreamResponse(status, resolution.error, this.server.serverId, requestId, resolution.schema);
+      return errorStreamResponse(status, resolution.error, this.server.batchIds(requestId), resolution.schema);
     }
     if (resolution.kind === "builtin") return arrowResponse(200, resolution.schema, [resolution.batch]);
     const call = resolution.call;
@@ -411,7 +406,7 @@ class HttpApp {
       `HTTP body exceeds max_response_bytes (${parts.body.byteLength} > ${limit}) for method '${method}'`,
     ) as Error & { errorCode?: string };
     err.errorCode = "RESOURCE_EXHAUSTED";
-    const replaced = errorStreamResponse(200, err, this.server.serverId, requestId, schema);
+    const replaced = errorStreamResponse(200, err, this.server.batchIds(requestId), schema);
     replaced.headers.push([Headers_.rpcError, "true"]);
     replaced.error = err;
     return replaced;
@@ -478,8 +473,7 @@ class HttpApp {
         "TypeError",
         `Expected Content-Type: '${ARROW_CONTENT_TYPE}', got '${contentType ?? ""}'. All vgi-rpc HTTP requests must use Content-Type: ${ARROW_CONTENT_TYPE}`,
       ),
-      this.server.serverId,
-      requestId,
+      this.server.batchIds(requestId),
     );
   }
 
@@ -493,14 +487,13 @@ class HttpApp {
       return errorStreamResponse(
         400,
         namedError("ProtocolError", `This server does not accept external-location pointer batches ('${Keys.location}'): send the batch inline.`),
-        this.server.serverId,
-        requestId,
+        this.server.batchIds(requestId),
       );
     }
     try {
       return await resolvePointer(pointer, this.externalInputs, DISPATCH_KEYS);
     } catch (err) {
-      return errorStreamResponse(200, err, this.server.serverId, requestId, errorSchema);
+      return errorStreamResponse(200, err, this.server.batchIds(requestId), errorSchema);
     }
   }
 
@@ -520,7 +513,7 @@ class HttpApp {
       count = requestedCount(decoded.batches[0] ?? null);
     } catch (err) {
       const error = err instanceof Error && "errorType" in err ? err : namedError("ProtocolError", `malformed request body: ${errorMessage(err)}`);
-      return errorStreamResponse(400, error, this.server.serverId, requestId, UPLOAD_URL_SCHEMA);
+      return errorStreamResponse(400, error, this.server.batchIds(requestId), UPLOAD_URL_SCHEMA);
     }
     const stats = { inputBatches: 1, outputBatches: 1, inputRows: 1, outputRows: 0, inputBytes: 0, outputBytes: 0 };
     const call = { method: UPLOAD_URL_METHOD, protocol: this.server.definition.name, kind: "unary" as const, stats, auth, requestSchema, requestRows: 1 };
@@ -529,7 +522,7 @@ class HttpApp {
       stats.outputRows = batch.numRows;
       return { ...arrowResponse(200, UPLOAD_URL_SCHEMA, [batch]), call };
     } catch (err) {
-      return { ...errorStreamResponse(500, err, this.server.serverId, requestId, UPLOAD_URL_SCHEMA), call: { ...call, error: err } };
+      return { ...errorStreamResponse(500, err, this.server.batchIds(requestId), UPLOAD_URL_SCHEMA), call: { ...call, error: err } };
     }
   }
 

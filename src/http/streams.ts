@@ -59,7 +59,7 @@ export class HttpStreams {
   }
 
   private ids(requestId: string) {
-    return { serverId: this.server.serverId, requestId };
+    return this.server.batchIds(requestId);
   }
 
   /** Serialize a state into a cursor token (registering its class for this process). */
@@ -81,7 +81,7 @@ export class HttpStreams {
       namedError("ResponseTooLargeError", `HTTP body exceeds max_response_bytes (${parts.body.byteLength} > ${limit}) for method '${req.method}'`),
       { errorCode: "RESOURCE_EXHAUSTED" },
     );
-    return errorStreamResponse(200, err, this.server.serverId, req.requestId);
+    return errorStreamResponse(200, err, this.server.batchIds(req.requestId));
   }
 
   /** `/init`: start the stream; producers also run their first turn. */
@@ -161,7 +161,7 @@ export class HttpStreams {
 
   /** `/exchange`: continue a stream from its tokens (a producer tick, an exchange input, or a cancel). */
   async exchange(req: StreamRequest, def: StreamMethod, batch: RecordBatch | null): Promise<ResponseParts> {
-    const bad = (message: string) => errorStreamResponse(400, namedError("RuntimeError", message), this.server.serverId, req.requestId);
+    const bad = (message: string) => errorStreamResponse(400, namedError("RuntimeError", message), this.server.batchIds(req.requestId));
     if (!batch) return bad("Missing state token in exchange request");
     const md = batch.metadata;
     const cursorText = md.get(Keys.streamState);

@@ -334,10 +334,23 @@ function buildVarBytes(type: DataType, values: readonly unknown[], encode: (v: u
 }
 
 function sliceVar(data: Data, i: number): Uint8Array {
+  const values = data.values as Uint8Array;
+  const [start, end] = valueRange(data, i, values.byteLength);
+  return values.subarray(start, end);
+}
+
+/**
+ * Row `i`'s [start, end) in its child (or data) of `limit` elements. Offsets
+ * are checked here too, not only by IPC validation: at `ipcValidation: "none"`
+ * a middle offset may lie, and a read must never allocate or loop past what
+ * was received.
+ */
+function valueRange(data: Data, i: number, limit: number): [number, number] {
   const offsets = data.valueOffsets as Int32Array | BigInt64Array;
   const start = Number(offsets[i]!);
   const end = Number(offsets[i + 1]!);
-  return (data.values as Uint8Array).subarray(start, end);
+  if (!(start >= 0 && start <= end && end <= limit)) throw new RangeError(`offsets [${start}, ${end}) of row ${i} are outside the ${limit} values present`);
+  return [start, end];
 }
 
 const EMPTY_BYTES = new Uint8Array(0);
@@ -510,10 +523,8 @@ class ListType<E> extends VType<E[]> {
     return makeData({ type: this.arrowType as List, length: values.length, valueOffsets: offsets as Int32Array, child, ...validity(values) });
   }
   read(data: Data, i: number): E[] {
-    const offsets = data.valueOffsets as Int32Array | BigInt64Array;
-    const start = Number(offsets[i]!);
-    const end = Number(offsets[i + 1]!);
     const child = data.children[0]!;
+    const [start, end] = valueRange(data, i, child.length);
     const out = new Array<E>(end - start);
     for (let j = start; j < end; j++) out[j - start] = this.element.get(child, j);
     return out;
@@ -582,11 +593,11 @@ class MapType<K, V> extends VType<Map<K, V>> {
     return makeData({ type: this.arrowType as Map_, length: values.length, valueOffsets: offsets, child: entries, ...validity(values) });
   }
   read(data: Data, i: number): Map<K, V> {
-    const offsets = data.valueOffsets as Int32Array;
     const entries = data.children[0]!;
     const [kd, vd] = entries.children as [Data, Data];
+    const [start, end] = valueRange(data, i, entries.length);
     const out = new Map<K, V>();
-    for (let j = offsets[i]!; j < offsets[i + 1]!; j++) out.set(this.keyType.get(kd, j), this.valueType.get(vd, j));
+    for (let j = start; j < end; j++) out.set(this.keyType.get(kd, j), this.valueType.get(vd, j));
     return out;
   }
 }
