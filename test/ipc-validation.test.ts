@@ -24,7 +24,7 @@ import {
 import { decodeStreamSync, EOS_BYTES, IpcStreamReader, IpcValidationError, MessageFramer } from "../src/wire/ipc.js";
 import { classify, readError } from "../src/wire/batches.js";
 import { Keys, REQUEST_VERSION } from "../src/wire/keys.js";
-import { createClient, defineService, pipePair, ProtocolError, RpcServer, t, unary, type RpcError, type ServerOptions } from "../src/index.js";
+import { createClient, defineService, httpConnect, pipePair, ProtocolError, RpcServer, t, unary, type RpcError, type ServerOptions } from "../src/index.js";
 import { Echo, echoImpl } from "./fixtures/echo-service.js";
 import { resolveIpcValidation, type IpcValidationLevel } from "../src/wire/validate.js";
 import { craftStream, bytes, f64, i32, utf8, type CraftBatch, type CraftBuffer } from "./support/ipc-craft.js";
@@ -364,4 +364,38 @@ test("the client refuses a result value its type cannot hold with a ProtocolErro
   assert.match(err.message, /result of 'get' does not decode/);
   await fake;
   await client.close();
+});
+
+test("the clients' ipcValidation option sets the level for responses (byte stream and HTTP)", async () => {
+  const Lists = defineService("Lists", { get: unary({}, t.list(t.int32)) });
+  const type = new List(new Field("item", new Int32(), true));
+  // Two rows whose offsets decrease: the first/last offsets are in range, so only standard and full see it.
+  const reply = craftStream(new Schema([new Field("result", type, true)]), [
+    { length: 2, nodes: [[2, 0], [3, 0]], buffers: [bytes(), i32(0, 3, 2), bytes(), i32(7, 8, 9)] },
+  ]);
+  const byteStream = async (level?: IpcValidationLevel) => {
+    const [clientEnd, serverEnd] = pipePair();
+    const client = createClient(Lists, clientEnd, level ? { ipcValidation: level } : {});
+    void (async () => {
+      const req = await IpcStreamReader.open(new MessageFramer(serverEnd.source));
+      await req!.drain();
+      await serverEnd.sink.write(reply);
+    })();
+    try {
+      return await client.get();
+    } finally {
+      await client.close();
+    }
+  };
+  const overHttp = (level?: IpcValidationLevel) =>
+    httpConnect(Lists, "http://fake.invalid", {
+      ...(level ? { ipcValidation: level } : {}),
+      maxResponseBytes: null, // no capability probe against the fake
+      fetch: (async () => new Response(reply as BodyInit, { status: 200, headers: { "Content-Type": "application/vnd.apache.arrow.stream" } })) as typeof fetch,
+    }).get();
+  for (const call of [byteStream, overHttp]) {
+    assert.deepEqual(await call("none"), [7, 8, 9]);
+    await assert.rejects(call(), /IPC batch validation failed: result: offsets decrease/);
+    await assert.rejects(call("standard"), /IPC batch validation failed/);
+  }
 });

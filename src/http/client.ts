@@ -28,6 +28,7 @@ import {
 } from "../client/transport.js";
 import { introspect, type ServiceInfo } from "../introspection/introspect.js";
 import { IpcFormatError, IpcStreamReader, MessageFramer, decodeStreamSync, encodeStream } from "../wire/ipc.js";
+import { resolveIpcValidation, type IpcValidationLevel } from "../wire/validate.js";
 import type { ByteSource } from "../wire/bytes.js";
 import { EMPTY_SCHEMA, classify, emptyBatch, readError, readLog, type LogMessage } from "../wire/batches.js";
 import { Keys } from "../wire/keys.js";
@@ -54,6 +55,8 @@ export interface HttpClientOptions {
   onLog?: (log: LogMessage) => void;
   /** The Fetch implementation (default: the global `fetch`). */
   fetch?: typeof fetch;
+  /** Validation of the server's IPC batches: `"none" | "standard" | "full"` (default: `VGI_RPC_IPC_VALIDATION`, else full). */
+  ipcValidation?: IpcValidationLevel;
   /**
    * Request-body compression. `"auto"` (default): gzip when the server
    * advertises it in `VGI-Supported-Encodings`, else uncompressed. `"gzip"`:
@@ -232,8 +235,9 @@ class ArrowBody {
     readonly headers: Headers,
     private readonly bytes: Uint8Array,
     private readonly onLog: ((log: LogMessage) => void) | undefined,
+    ipcValidation: IpcValidationLevel,
   ) {
-    this.framer = new MessageFramer(bufferSource(bytes));
+    this.framer = new MessageFramer(bufferSource(bytes), { ipcValidation });
   }
 
   /** The first stream; a body that is not Arrow becomes an `HttpError` (or `RequestTooLarge` for a 413). */
@@ -332,6 +336,8 @@ export class HttpTransport implements CallTransport {
   readonly baseUrl: string;
   readonly prefix: string;
   readonly maxResponseBytes: number | null;
+  /** Validation level of response batches (resolved once). */
+  readonly ipcValidation: IpcValidationLevel;
   private readonly fetchImpl: typeof fetch;
   private readonly closer = new AbortController();
   private closed = false;
@@ -350,6 +356,7 @@ export class HttpTransport implements CallTransport {
       throw new RangeError(`maxResponseBytes must be an integer from ${MIN_RESPONSE_BUDGET} through ${MAX_SAFE}, or null`);
     }
     this.maxResponseBytes = max;
+    this.ipcValidation = resolveIpcValidation(options.ipcValidation);
     const f = options.fetch ?? globalThis.fetch;
     if (typeof f !== "function") throw new TypeError("no fetch implementation: pass options.fetch");
     this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
@@ -546,7 +553,7 @@ export class HttpTransport implements CallTransport {
     const raw = await readBody(res, this.limit);
     if (res.status === 401) throw unauthorized(raw, res.headers);
     const bytes = decodeResponse(raw, res.headers, this.limit, res.status);
-    return new ArrowBody(res.status, res.headers, bytes, this.options.onLog);
+    return new ArrowBody(res.status, res.headers, bytes, this.options.onLog, this.ipcValidation);
   }
 
   /** A unary call: the result batch, or null for a void result. */
