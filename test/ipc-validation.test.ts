@@ -24,7 +24,7 @@ import {
 import { decodeStreamSync, EOS_BYTES, IpcStreamReader, IpcValidationError, MessageFramer } from "../src/wire/ipc.js";
 import { classify, readError } from "../src/wire/batches.js";
 import { Keys, REQUEST_VERSION } from "../src/wire/keys.js";
-import { createClient, defineService, httpConnect, pipePair, ProtocolError, RpcServer, t, unary, type RpcError, type ServerOptions } from "../src/index.js";
+import { createClient, createHttpHandler, defineService, httpConnect, pipePair, ProtocolError, RpcServer, t, unary, type RpcError, type ServerOptions } from "../src/index.js";
 import { Echo, echoImpl } from "./fixtures/echo-service.js";
 import { resolveIpcValidation, type IpcValidationLevel } from "../src/wire/validate.js";
 import { craftStream, bytes, f64, i32, utf8, type CraftBatch, type CraftBuffer } from "./support/ipc-craft.js";
@@ -398,4 +398,18 @@ test("the clients' ipcValidation option sets the level for responses (byte strea
     await assert.rejects(call(), /IPC batch validation failed: result: offsets decrease/);
     await assert.rejects(call("standard"), /IPC batch validation failed/);
   }
+});
+
+test("HTTP: an invalid request batch is a 400 carrying IPCError", async () => {
+  const handler = createHttpHandler(Echo, echoImpl);
+  const post = (body: Uint8Array) =>
+    handler(new Request(`http://local.invalid/${Echo.name}/add`, { method: "POST", body: body as BodyInit, headers: { "Content-Type": "application/vnd.apache.arrow.stream" } }));
+  const ok = await post(addRequest(f64(1)));
+  assert.equal(ok.status, 200);
+  const bad = await post(addRequest({ offset: 64, length: 8 }));
+  assert.equal(bad.status, 400);
+  const { batches } = decodeStreamSync(new Uint8Array(await bad.arrayBuffer()));
+  const err = readError(batches[0]!);
+  assert.equal(err.errorType, "IPCError");
+  assert.match(err.message, /IPC batch validation failed: a: data buffer/);
 });

@@ -13,7 +13,7 @@ import { RpcServer, type ServerOptions } from "../server/server.js";
 import type { ServiceDefinition, StreamMethod } from "../service/definition.js";
 import { ANONYMOUS, type AuthContext, type Implementation } from "../service/implementation.js";
 import { EMPTY_SCHEMA, errorBatch, errorCodeOf } from "../wire/batches.js";
-import { decodeStreamSync } from "../wire/ipc.js";
+import { decodeStreamSync, IpcValidationError } from "../wire/ipc.js";
 import { Keys } from "../wire/keys.js";
 import { randomHex } from "../util/ids.js";
 import { namedError } from "../server/errors.js";
@@ -332,7 +332,8 @@ class HttpApp {
       schema = decoded.schema;
       batch = decoded.batches[0] ?? null;
     } catch (err) {
-      return errorStreamResponse(400, namedError("ProtocolError", `malformed request body: ${errorMessage(err)}`), this.server.batchIds(requestId));
+      const error = err instanceof IpcValidationError ? err : namedError("ProtocolError", `malformed request body: ${errorMessage(err)}`);
+      return errorStreamResponse(400, error, this.server.batchIds(requestId));
     }
     if (batch && isExternalPointer(batch)) {
       const resolved = await this.resolveExternal(batch, def.kind === "unary" ? def.resultSchema : EMPTY_SCHEMA, requestId);
