@@ -8,8 +8,8 @@ import type { ServiceDefinition } from "../service/definition.js";
 import type { Implementation } from "../service/implementation.js";
 import { createClient, type Client, type ClientOptions } from "../client/client.js";
 
-/** One direction of a pipe: an unbounded chunk queue. */
-class ChunkQueue implements ByteSource, ByteSink {
+/** One direction of a pipe: an unbounded chunk queue; the writer can end it (half-close). */
+export class ChunkQueue implements ByteSource, ByteSink {
   private chunks: Uint8Array[] = [];
   private waiter: ((v: Uint8Array | null) => void) | null = null;
   private ended = false;

@@ -36,7 +36,6 @@ import {
   captureConversations,
   captureHttp,
   clientCase,
-  clientOpenCase,
   compress,
   fuzzHttpHandler,
   fuzzServerOptions,
@@ -162,7 +161,7 @@ async function replay(c: FuzzCase): Promise<void> {
       return runCase({ ...c, bytes }, () => clientCase(spec, bytes));
     case "client-open":
       if (!spec) throw new Error(`unknown call ${c.call}`);
-      return runCase({ ...c, bytes }, () => clientOpenCase(spec, bytes, CLIENT_TIMEOUT_MS));
+      return runCase({ ...c, bytes }, () => clientCase(spec, bytes, CLIENT_TIMEOUT_MS));
     case "http-node": {
       const port = await httpNode();
       return runCase({ ...c, bytes }, () => httpNodeCase(port, bytes));
@@ -293,7 +292,7 @@ async function property(target: FuzzCase["target"]): Promise<void> {
         fc.asyncProperty(inputArb, async (input) => {
           const { bytes, intact } = materialize(input, "server");
           const spec = conversations.get(input.call)!.spec;
-          await runCase({ target, call: input.call, framingIntact: intact, bytes }, () => clientOpenCase(spec, bytes, CLIENT_TIMEOUT_MS), input);
+          await runCase({ target, call: input.call, framingIntact: intact, bytes }, () => clientCase(spec, bytes, CLIENT_TIMEOUT_MS), input);
         }),
         params,
       );

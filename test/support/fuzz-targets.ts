@@ -420,10 +420,11 @@ export function isTypedClientError(e: unknown): boolean {
 
 /**
  * A fake server answers the call with `response` (a mutated valid response),
- * then ends its side. The call must settle within the deadline with a value or
- * a typed error.
+ * then ends its side — or, with `timeoutMs`, keeps the connection open, so the
+ * client's call timeout must end every call. Each call must settle within the
+ * deadline with a value or a typed error.
  */
-export async function clientCase(spec: CallSpec, response: Uint8Array): Promise<void> {
+export async function clientCase(spec: CallSpec, response: Uint8Array, timeoutMs?: number): Promise<void> {
   const c2s = new ByteQueue();
   const s2c = new ByteQueue();
   const close = () => {
@@ -440,16 +441,18 @@ export async function clientCase(spec: CallSpec, response: Uint8Array): Promise<
         answered = true;
         try {
           s2c.write(response);
-          s2c.end();
+          if (timeoutMs === undefined) s2c.end();
         } catch {
           /* client closed */
         }
       }
     }
   })();
-  const client = createClient(spec.fuzzStreams ? FuzzStreams : ConformanceService, { source: s2c, sink: c2s, close }) as unknown as C;
+  const options = timeoutMs === undefined ? {} : { timeoutMs };
+  const client = createClient(spec.fuzzStreams ? FuzzStreams : ConformanceService, { source: s2c, sink: c2s, close }, options) as unknown as C;
+  const what = timeoutMs === undefined ? "" : ` (timeoutMs ${timeoutMs}) over an open connection`;
   try {
-    await withDeadline(spec.run(client), CASE_MS, `client ${spec.name} on a mutated response`);
+    await withDeadline(spec.run(client), CASE_MS, `client ${spec.name} on a mutated response${what}`);
   } catch (e) {
     if (e instanceof FuzzFailure) throw e;
     if (!isTypedClientError(e)) throw new FuzzFailure(`client ${spec.name}: untyped error ${e instanceof Error ? e.stack : String(e)}`);
@@ -616,39 +619,3 @@ export async function httpNodeCase(port: number, raw: Uint8Array): Promise<void>
   if (!res.ok) throw new FuzzFailure(`serveHttp health answered ${res.status} after the case`);
 }
 
-/**
- * Like {@link clientCase}, but the fake server keeps the connection open after
- * its mutated answer: the client's `timeoutMs` must end every call in time.
- */
-export async function clientOpenCase(spec: CallSpec, response: Uint8Array, timeoutMs: number): Promise<void> {
-  const c2s = new ByteQueue();
-  const s2c = new ByteQueue();
-  const close = () => {
-    c2s.end();
-    s2c.end();
-  };
-  void (async () => {
-    let answered = false;
-    for (;;) {
-      const chunk = await c2s.read();
-      if (chunk === null) break;
-      if (!answered) {
-        answered = true;
-        try {
-          s2c.write(response);
-        } catch {
-          /* client closed */
-        }
-      }
-    }
-  })();
-  const client = createClient(spec.fuzzStreams ? FuzzStreams : ConformanceService, { source: s2c, sink: c2s, close }, { timeoutMs }) as unknown as C;
-  try {
-    await withDeadline(spec.run(client), CASE_MS, `client ${spec.name} (timeoutMs ${timeoutMs}) on a mutated response over an open connection`);
-  } catch (e) {
-    if (e instanceof FuzzFailure) throw e;
-    if (!isTypedClientError(e)) throw new FuzzFailure(`client ${spec.name}: untyped error ${e instanceof Error ? e.stack : String(e)}`);
-  } finally {
-    await withDeadline(client.close().catch(() => {}), CASE_MS, "client close()");
-  }
-}

@@ -8,11 +8,12 @@
  * (in place, so the framing stays intact unless they target it), then the
  * length-changing byte edits.
  */
+import { ChunkQueue } from "../../src/transport/pipe.js";
 import fc from "fast-check";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ByteChannel, ByteSink, ByteSource } from "../../src/wire/bytes.js";
+import type { ByteChannel, ByteSource } from "../../src/wire/bytes.js";
 import { decodeStreamSync } from "../../src/wire/ipc.js";
 import type { RecordBatch } from "apache-arrow";
 
@@ -306,36 +307,10 @@ export const fromHex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s.r
 
 // ---------------------------------------------------------------- channels
 
-/** One direction of an in-process byte stream; the writer can end it (half-close). */
-export class ByteQueue implements ByteSource, ByteSink {
-  private chunks: Uint8Array[] = [];
-  private waiter: ((v: Uint8Array | null) => void) | null = null;
-  ended = false;
-
-  read(): Promise<Uint8Array | null> {
-    const c = this.chunks.shift();
-    if (c) return Promise.resolve(c);
-    if (this.ended) return Promise.resolve(null);
-    return new Promise((r) => (this.waiter = r));
-  }
-
-  write(chunk: Uint8Array): void {
-    if (this.ended) throw new Error("stream is closed");
-    if (!chunk.byteLength) return;
-    const copy = chunk.slice();
-    const w = this.waiter;
-    if (w) {
-      this.waiter = null;
-      w(copy);
-    } else this.chunks.push(copy);
-  }
-
-  end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    const w = this.waiter;
-    this.waiter = null;
-    w?.(null);
+/** One direction of an in-process byte stream, keeping a copy of each chunk (writers may reuse theirs). */
+export class ByteQueue extends ChunkQueue {
+  override write(chunk: Uint8Array): void {
+    super.write(chunk.slice());
   }
 }
 
