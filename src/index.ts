@@ -30,6 +30,7 @@ export { RpcError, ProtocolError, TransportError, ServiceError } from "./errors.
 export type { LogMessage } from "./wire/batches.js";
 export type { LogLevel } from "./wire/keys.js";
 export { RpcServer, hosted, type ServerOptions, type CallRecord, type ConnectionInfo, type HostedProtocol } from "./server/server.js";
+export type { ServerInterceptor, ServerNext, ServerCall } from "./server/interceptors.js";
 export { warningsToConsole, type Logger, type ServerLogRecord, type ServerLogSink, type ServerLogLevel } from "./server/logger.js";
 export { createClient, type Client, type ClientOptions, type ClientMethod } from "./client/client.js";
 export type { ProducerStream, ExchangeSession, ExchangeInput, CallTransport, RequestSpec } from "./client/transport.js";

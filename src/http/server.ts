@@ -595,6 +595,7 @@ function hostFor(server: RpcServer, binding: Binding): DispatchHost {
     logSink: server.logSink,
     route: () => binding,
     describe: () => server.describe(),
+    interceptors: server.interceptors,
   };
 }
 

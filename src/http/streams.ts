@@ -191,7 +191,7 @@ export class HttpStreams {
       if (typeof entry !== "function") {
         return bad(`Failed to deserialize state: the state does not belong to method '${req.method}'`);
       }
-      stream = { def, state, outputSchema, header: null, initLogs: [] };
+      stream = { def, interceptors: this.server.interceptors, state, outputSchema, header: null, initLogs: [] };
     } catch (err) {
       if (err instanceof TokenError) return bad(err.message);
       if (err instanceof StateSerializationError) return bad(`Failed to deserialize state: ${err.message}`);

@@ -24,6 +24,7 @@ import { reconcileInput } from "./reconcile.js";
 import { checkProtocolVersion } from "./version.js";
 import { namedError } from "./errors.js";
 import { boundLogger, type Logger, type ServerLogSink } from "./logger.js";
+import { intercept, type ServerCall, type ServerInterceptor } from "./interceptors.js";
 
 export type Handler = (params: Record<string, unknown>, ctx: CallContext) => unknown;
 export type AnyImpl = Record<string, Handler>;
@@ -44,6 +45,8 @@ export interface DispatchHost {
   readonly logSink: ServerLogSink;
   route(protocol: string | undefined): Binding | Error;
   describe(): RecordBatch;
+  /** Wrapped around every call and stream turn (first outermost). */
+  readonly interceptors: readonly ServerInterceptor[];
 }
 
 /** Ids stamped on log and error batches. */
@@ -64,6 +67,8 @@ export class CallContextImpl implements CallContext {
   readonly serverId: string;
   readonly transport: string;
   readonly auth: AuthContext;
+  readonly protocol: string;
+  readonly remoteAddr: string;
   private readonly scope: CallScope;
   private loggerCache: Logger | undefined;
   constructor(
@@ -76,17 +81,19 @@ export class CallContextImpl implements CallContext {
     this.serverId = scope.serverId;
     this.transport = scope.transport;
     this.auth = scope.auth ?? ANONYMOUS;
+    this.protocol = scope.protocol;
+    this.remoteAddr = scope.remoteAddr ?? "";
     this.metadata = metadata;
   }
   get logger(): Logger {
     return (this.loggerCache ??= boundLogger(this.scope.logSink, {
       serverId: this.serverId,
-      protocol: this.scope.protocol,
+      protocol: this.protocol,
       method: this.method,
       requestId: this.requestId,
       transport: this.transport,
       principal: this.auth.principal,
-      remoteAddr: this.scope.remoteAddr ?? "",
+      remoteAddr: this.remoteAddr,
     }));
   }
   clientLog(level: LogRecord["level"], message: string, extra?: Record<string, unknown>): void {
@@ -115,6 +122,47 @@ export interface PreparedCall {
   params: Record<string, unknown>;
   ctx: CallContextImpl;
   ids: BatchIds;
+  interceptors: readonly ServerInterceptor[];
+}
+
+/**
+ * Run `body` (a handler invocation) inside the interceptors; returns the
+ * response metadata they added (null when there are none: the hot path
+ * builds nothing).
+ */
+async function intercepted(
+  interceptors: readonly ServerInterceptor[],
+  ctx: CallContextImpl,
+  kind: ServerCall["kind"],
+  phase: ServerCall["phase"],
+  body: () => Promise<void>,
+): Promise<Map<string, string> | null> {
+  if (interceptors.length === 0) {
+    await body();
+    return null;
+  }
+  const responseMetadata = new Map<string, string>();
+  const call: ServerCall = {
+    protocol: ctx.protocol,
+    method: ctx.method,
+    kind,
+    phase,
+    requestId: ctx.requestId,
+    transport: ctx.transport,
+    remoteAddr: ctx.remoteAddr,
+    auth: ctx.auth,
+    metadata: ctx.metadata,
+    stats: ctx.stats,
+    responseMetadata,
+  };
+  await intercept(interceptors, () => body())(call);
+  return responseMetadata.size > 0 ? responseMetadata : null;
+}
+
+/** `batch` with `extra` merged into its custom metadata. */
+function withMetadata(batch: RecordBatch, extra: ReadonlyMap<string, string> | null): RecordBatch {
+  if (!extra) return batch;
+  return new RecordBatch(batch.schema, batch.data, new Map([...batch.metadata, ...extra]));
 }
 
 /** Where a rejection happened: before routing, or after the method was known. */
@@ -208,7 +256,7 @@ export function resolveRequest(host: DispatchHost, schema: Schema, batch: Record
   }
   const ctx = new CallContextImpl(method, { ...info, serverId: host.serverId, protocol: service.name, logSink: host.logSink }, md);
   ctx.countInput(batch);
-  return { kind: "call", call: { binding, def, method, params, ctx, ids: host.batchIds(info.requestId) } };
+  return { kind: "call", call: { binding, def, method, params, ctx, ids: host.batchIds(info.requestId), interceptors: host.interceptors } };
 }
 
 /** Run a unary call: the response batches (logs, then the result or an error) and the error, if any. */
@@ -218,9 +266,12 @@ export async function runUnary(call: PreparedCall): Promise<{ batches: RecordBat
   let out: RecordBatch;
   let error: unknown;
   try {
-    const value = await call.binding.impl[call.method]!(call.params, ctx);
-    if (def.result === null) out = emptyBatch(def.resultSchema);
-    else out = new RecordBatch(def.resultSchema, makeRow(def.resultSchema, [encodeValue(def.result, value, "result")]));
+    let value: unknown;
+    const md = await intercepted(call.interceptors, ctx, "unary", "call", async () => {
+      value = await call.binding.impl[call.method]!(call.params, ctx);
+    });
+    if (def.result === null) out = withMetadata(emptyBatch(def.resultSchema), md);
+    else out = new RecordBatch(def.resultSchema, makeRow(def.resultSchema, [encodeValue(def.result, value, "result")]), md ?? undefined);
   } catch (err) {
     error = err;
     out = errorBatch(def.resultSchema, err, ids);
@@ -235,6 +286,7 @@ export async function runUnary(call: PreparedCall): Promise<{ batches: RecordBat
 /** A started stream: its state and output schema, the header batch and the logs written at init. */
 export interface OpenStream {
   def: StreamMethod;
+  interceptors: readonly ServerInterceptor[];
   state: ProducerState | ExchangeState;
   outputSchema: Schema;
   header: RecordBatch | null;
@@ -245,10 +297,10 @@ export interface OpenStream {
 export async function startStream(call: PreparedCall): Promise<OpenStream> {
   const def = call.def as StreamMethod;
   const { ctx } = call;
-  const ret = (await call.binding.impl[call.method]!(call.params, ctx)) as
-    | ProducerState
-    | ExchangeState
-    | StreamInit<ProducerState | ExchangeState, unknown>;
+  let ret!: ProducerState | ExchangeState | StreamInit<ProducerState | ExchangeState, unknown>;
+  const md = await intercepted(call.interceptors, ctx, def.kind, "call", async () => {
+    ret = (await call.binding.impl[call.method]!(call.params, ctx)) as typeof ret;
+  });
   const init = isState(ret) ? { state: ret } : (ret as StreamInit<ProducerState | ExchangeState, unknown>);
   if (!init || !isState(init.state)) throw new TypeError(`${call.method}: a stream handler must return a state object (or { state, header })`);
   const state = init.state;
@@ -269,11 +321,11 @@ export async function startStream(call: PreparedCall): Promise<OpenStream> {
       throw namedError("TypeError", `Method '${call.method}' declares header type but returned header=None`);
     }
     const h = def.header as StructType;
-    header = new RecordBatch(h.schema, makeRow(h.schema, h.build([init.header], "header").children));
+    header = new RecordBatch(h.schema, makeRow(h.schema, h.build([init.header], "header").children), md ?? undefined);
   }
   const initLogs = ctx.logs;
   ctx.logs = [];
-  return { def, state, outputSchema: schema, header, initLogs };
+  return { def, interceptors: call.interceptors, state, outputSchema: schema, header, initLogs };
 }
 
 /** The outcome of one stream turn. */
@@ -295,9 +347,12 @@ export async function runTurn(stream: OpenStream, input: RecordBatch, ctx: CallC
   if (def.kind === "exchange") ctx.countInput(input);
   ctx.sinkTurn = turn;
   try {
-    if (def.kind === "producer") await (stream.state as ProducerState).produce(turn, ctx);
-    else await (stream.state as ExchangeState).exchange(reconcileInput((def as ExchangeMethod).inputSchema, input), turn, ctx);
+    const md = await intercepted(stream.interceptors, ctx, def.kind, "turn", async () => {
+      if (def.kind === "producer") await (stream.state as ProducerState).produce(turn, ctx);
+      else await (stream.state as ExchangeState).exchange(reconcileInput((def as ExchangeMethod).inputSchema, input), turn, ctx);
+    });
     turn.validate();
+    if (md) turn.items = turn.items.map((item) => (item.kind === "batch" ? { kind: "batch", batch: withMetadata(item.batch, md) } : item));
     return { turn };
   } catch (error) {
     return { turn, error };

@@ -8,6 +8,7 @@ import type { RecordBatch, Schema } from "apache-arrow";
 import type { ByteChannel } from "../wire/bytes.js";
 import { Keys } from "../wire/keys.js";
 import { resolveIpcValidation, type IpcValidationLevel } from "../wire/validate.js";
+import type { ServerInterceptor } from "./interceptors.js";
 import type { ByteStreamLimits } from "../wire/limits.js";
 import type { ServiceDefinition } from "../service/definition.js";
 import type { AuthContext, CallStatistics, Implementation } from "../service/implementation.js";
@@ -99,6 +100,12 @@ export interface ServerOptions extends ByteStreamLimits {
    */
   ipcValidation?: IpcValidationLevel;
   /**
+   * Wrapped around every call and every stream turn on every transport, the
+   * first outermost (see `ServerInterceptor`): to time, log, trace, reject, or
+   * add response metadata.
+   */
+  interceptors?: readonly ServerInterceptor[];
+  /**
    * Send the remote traceback (`traceback`, `frames`, `cause`) in error
    * batches (default true). Turn off on a public server; type, message, code,
    * kind and details are sent either way.
@@ -130,6 +137,7 @@ export class RpcServer<S extends ServiceDefinition = ServiceDefinition> implemen
   /** Validation level of incoming IPC batches (resolved once from the option or the environment). */
   readonly ipcValidation: IpcValidationLevel;
   readonly includeTracebacks: boolean;
+  readonly interceptors: readonly ServerInterceptor[];
   /** Hosted protocols by wire name (the routing key). */
   readonly bindings = new Map<string, Binding>();
   private describeCache: RecordBatch | undefined;
@@ -144,6 +152,7 @@ export class RpcServer<S extends ServiceDefinition = ServiceDefinition> implemen
     this.logSink = options.logger ?? warningsToConsole;
     this.ipcValidation = resolveIpcValidation(options.ipcValidation);
     this.includeTracebacks = options.includeTracebacks ?? true;
+    this.interceptors = [...(options.interceptors ?? [])];
     this.bind(definition, implementation as unknown as AnyImpl);
     for (const p of options.protocols ?? []) this.bind(p.definition, p.implementation as unknown as AnyImpl);
     if (options.reflection ?? true) {
