@@ -12,12 +12,13 @@ import { RecordBatch, type Schema } from "apache-arrow";
 import { RpcServer, type ServerOptions } from "../server/server.js";
 import type { ServiceDefinition, StreamMethod } from "../service/definition.js";
 import { ANONYMOUS, type AuthContext, type Implementation } from "../service/implementation.js";
-import { EMPTY_SCHEMA, errorBatch, errorCodeOf } from "../wire/batches.js";
+import { EMPTY_SCHEMA, errorBatch } from "../wire/batches.js";
 import { decodeStreamSync, IpcValidationError } from "../wire/ipc.js";
 import { Keys } from "../wire/keys.js";
 import { randomHex } from "../util/ids.js";
 import { namedError } from "../server/errors.js";
-import { errorMessage, errorName, resolveRequest, runUnary, type Binding, type DispatchHost } from "../server/dispatch.js";
+import { reportCall } from "../server/call-record.js";
+import { errorMessage, resolveRequest, runUnary, type Binding, type DispatchHost } from "../server/dispatch.js";
 import { AuthError, type Authenticate } from "./auth.js";
 import { BadEncodingError, BodyTooLargeError, readLimited, DECODABLE, ENCODABLE, UnsupportedEncodingError, decodeBody, gzipEncode, chooseResponseCoding } from "./compression.js";
 import { zstdEncode } from "./zstd.js";
@@ -421,35 +422,32 @@ class HttpApp {
     const status = parts.status === 200 && error ? 500 : parts.status;
     try {
       this.options.onHttpCall?.({ method: c.method, protocol: c.protocol, status, requestId: facts.requestId });
-      this.server.options.onCall?.({
-        method: c.method,
-        methodType: c.kind,
-        requestId: facts.requestId,
-        streamId: c.streamId,
-        transport: "http",
-        remoteAddr: facts.remoteAddr,
-        startedAt,
-        durationMs,
-        status: error ? "error" : "ok",
-        errorType: error ? errorName(error) : "",
-        errorMessage: error ? errorMessage(error) : "",
-        errorCode: error ? errorCodeOf(error) : undefined,
-        cancelled: c.cancelled ?? false,
-        stats: c.stats,
-        requestIpc: () => new Uint8Array(0),
-        protocol: c.protocol,
-        requestSchema: c.requestSchema,
-        requestRows: c.requestRows,
-        auth: c.auth,
-        httpStatus: status,
-        requestBytes: facts.requestBytes,
-        responseBytes,
-        requestStateBytes: c.requestStateBytes,
-        responseStateBytes: c.responseStateBytes,
-      });
     } catch (err) {
       this.server.options.onError?.(err);
     }
+    reportCall(this.server.options, {
+      method: c.method,
+      methodType: c.kind,
+      requestId: facts.requestId,
+      streamId: c.streamId,
+      transport: "http",
+      remoteAddr: facts.remoteAddr,
+      startedAt,
+      durationMs,
+      error,
+      cancelled: c.cancelled,
+      stats: c.stats,
+      requestIpc: () => new Uint8Array(0),
+      protocol: c.protocol,
+      requestSchema: c.requestSchema,
+      requestRows: c.requestRows,
+      auth: c.auth,
+      httpStatus: status,
+      requestBytes: facts.requestBytes,
+      responseBytes,
+      requestStateBytes: c.requestStateBytes,
+      responseStateBytes: c.responseStateBytes,
+    });
   }
 
   /** The client's `VGI-Accept-Max-Response-Bytes`, or null; an Error when malformed. */

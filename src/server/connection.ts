@@ -10,7 +10,6 @@ import { IpcStreamReader, IpcStreamWriter, MessageFramer, encodeStream } from ".
 import { IdleTimeoutError, MessageTimeoutError, WriteTimeoutError, messageBudgetMs, withDefaultLimits } from "../wire/limits.js";
 import { Keys } from "../wire/keys.js";
 import { concatBytes } from "../wire/bytes.js";
-import { errorCodeOf } from "../wire/batches.js";
 import { randomHex } from "../util/ids.js";
 import type { MethodDef } from "../service/definition.js";
 import {
@@ -18,16 +17,23 @@ import {
   asProtocolError,
   cancelStream,
   errorBatch,
-  errorMessage,
-  errorName,
   logBatch,
   resolveRequest,
   runTurn,
   runUnary,
   startStream,
+  type DispatchHost,
   type PreparedCall,
 } from "./dispatch.js";
-import type { CallRecord, ConnectionInfo, RpcServer } from "./server.js";
+import type { ConnectionInfo, ServerOptions } from "./options.js";
+import { reportCall, type CallFacts } from "./call-record.js";
+import type { IpcValidationLevel } from "../wire/validate.js";
+
+/** What a connection needs of its server. */
+export interface ConnectionHost extends DispatchHost {
+  readonly options: ServerOptions;
+  readonly ipcValidation: IpcValidationLevel;
+}
 
 /** How long a connection that failed reads on, discarding, so the error written before is not lost to a reset. */
 const LINGER_MS = 1000;
@@ -56,7 +62,7 @@ export class Connection {
   private orphanInput = false;
 
   constructor(
-    private readonly server: RpcServer,
+    private readonly server: ConnectionHost,
     private readonly channel: ByteChannel,
     private readonly info: ConnectionInfo,
   ) {
@@ -131,14 +137,8 @@ export class Connection {
   private async handle(schema: Schema, batch: RecordBatch | null, startedAt: Date, t0: number): Promise<void> {
     const requestId = randomHex(8);
     const resolution = resolveRequest(this.server, schema, batch, { transport: this.info.transport, requestId, remoteAddr: this.info.remoteAddr });
-    const record = (
-      def: MethodDef | undefined,
-      method: string,
-      protocol: string | undefined,
-      err: unknown,
-      extra: Partial<CallRecord>,
-    ) => {
-      this.server.options.onCall?.({
+    const record = (def: MethodDef | undefined, method: string, protocol: string | undefined, error: unknown, extra: Partial<CallFacts>) =>
+      reportCall(this.server.options, {
         method,
         methodType: def && def.kind !== "unary" ? "stream" : "unary",
         requestId,
@@ -146,11 +146,7 @@ export class Connection {
         remoteAddr: this.info.remoteAddr ?? "",
         startedAt,
         durationMs: performance.now() - t0,
-        status: err ? "error" : "ok",
-        errorType: err ? errorName(err) : "",
-        errorMessage: err ? errorMessage(err) : "",
-        errorCode: err ? errorCodeOf(err) : undefined,
-        cancelled: false,
+        error,
         stats: { inputBatches: 1, outputBatches: 1, inputRows: batch?.numRows ?? 0, outputRows: 0, inputBytes: 0, outputBytes: 0 },
         requestIpc: () => encodeStream(schema, batch ? [batch] : []),
         protocol,
@@ -158,7 +154,6 @@ export class Connection {
         requestRows: batch?.numRows ?? 0,
         ...extra,
       });
-    };
     switch (resolution.kind) {
       case "rejected": {
         // A rejected stream request: its client may still send an input stream.
