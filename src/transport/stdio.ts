@@ -1,24 +1,119 @@
 /**
  * Worker side of the subprocess transport: serve on this process's
- * stdin/stdout. Nothing else may write to stdout while serving.
+ * stdin/stdout, with stdout guarded against stray output (see
+ * {@link runServer}).
  */
+import { fstatSync, createWriteStream } from "node:fs";
+import { createRequire } from "node:module";
+import net from "node:net";
+import tty from "node:tty";
+import { Writable } from "node:stream";
 import { RpcServer, type ServerOptions } from "../server/server.js";
 import type { ServiceDefinition } from "../service/definition.js";
 import type { Implementation } from "../service/implementation.js";
 import { nodeChannel } from "./node-stream.js";
 
+/** The reference's warning, written once when stdin or stdout is a terminal. */
+const TTY_WARNING =
+  "WARNING: This process communicates via Arrow IPC on stdin/stdout and is not intended to be run interactively.\n" +
+  "It should be launched as a subprocess by an RPC client (e.g. vgi_rpc.connect()).\n";
+let warnedTty = false;
+
+interface StdoutGuard {
+  /** The protocol's own output stream. */
+  readonly out: Writable;
+  /** Put stdout back as it was (the protocol stream must be done). */
+  restore(): void;
+}
+
+interface Libc {
+  dup(fd: number): number;
+  dup2(from: number, to: number): number;
+}
+
+/** libc's dup/dup2 through the optional `koffi` FFI package; null where unavailable. */
+function loadLibc(): Libc | null {
+  if (process.platform === "win32") return null; // Node's CRT descriptors are not reachable from outside
+  try {
+    const koffi = createRequire(import.meta.url)("koffi") as {
+      load(path: string | null): { func(signature: string): (...args: number[]) => number };
+    };
+    const self = koffi.load(null); // the process's own symbols, libc's among them
+    const dup = self.func("int dup(int)");
+    const dup2 = self.func("int dup2(int, int)");
+    return { dup: (fd) => dup(fd), dup2: (from, to) => dup2(from, to) };
+  } catch {
+    return null;
+  }
+}
+
+/** A writable stream on `fd`, of the kind Node itself would use for stdout. */
+function fdWritable(fd: number): Writable {
+  const stat = fstatSync(fd);
+  if (stat.isFIFO() || stat.isSocket()) return new net.Socket({ fd, readable: false, writable: true });
+  return createWriteStream("", { fd, autoClose: true });
+}
+
+/**
+ * Move the protocol off stdout. With dup/dup2 (POSIX, `koffi` installed):
+ * the protocol gets a private duplicate of fd 1 and fd 1 becomes a copy of
+ * fd 2, so every write to stdout — `console.log`, `process.stdout`, loggers
+ * writing to fd 1, native code, child processes inheriting stdout — lands
+ * on stderr. Without them, only `process.stdout.write` (and so `console.*`)
+ * is sent to stderr, and the protocol writes through the original method.
+ */
+function guardStdout(): StdoutGuard {
+  const libc = loadLibc();
+  const protocolFd = libc ? libc.dup(1) : -1;
+  if (libc && protocolFd >= 0) {
+    if (libc.dup2(2, 1) < 0) throw new Error("runServer: dup2(2, 1) failed");
+    const out = fdWritable(protocolFd);
+    return {
+      out,
+      restore() {
+        libc.dup2(protocolFd, 1);
+        out.destroy(); // closes protocolFd
+      },
+    };
+  }
+  const stdout = process.stdout;
+  const write = stdout.write;
+  const protocolWrite = write.bind(stdout);
+  const out = new Writable({
+    write(chunk: Uint8Array, _encoding, callback) {
+      protocolWrite(chunk, (err?: Error | null) => callback(err ?? null));
+    },
+  });
+  stdout.write = ((...args: Parameters<typeof write>) => process.stderr.write(...args)) as typeof write;
+  return {
+    out,
+    restore() {
+      stdout.write = write;
+    },
+  };
+}
+
 /**
  * Serve `implementation` on stdin/stdout until stdin closes. SIGTERM / SIGINT
  * close the connection gracefully and then terminate the process as the
  * signal normally would. Resolves when serving has ended (stdin closed).
+ *
+ * While serving, the protocol owns stdout and everything else written to
+ * stdout goes to stderr (see `guardStdout` and the README for what is
+ * covered where). Warns once on stderr when stdin or stdout is a terminal.
  */
 export async function runServer<S extends ServiceDefinition>(
   definition: S,
   implementation: Implementation<S>,
   options: ServerOptions = {},
 ): Promise<void> {
+  if (!warnedTty && (tty.isatty(0) || tty.isatty(1))) {
+    warnedTty = true;
+    process.stderr.write(TTY_WARNING);
+  }
   const server = new RpcServer(definition, implementation, options);
-  const channel = nodeChannel(process.stdin, process.stdout);
+  const guard = guardStdout();
+  const channel = nodeChannel(process.stdin, guard.out);
   let signalled: NodeJS.Signals | null = null;
   const stop = (signal: NodeJS.Signals) => {
     signalled = signal;
@@ -31,6 +126,7 @@ export async function runServer<S extends ServiceDefinition>(
   } finally {
     process.off("SIGTERM", stop);
     process.off("SIGINT", stop);
+    guard.restore(); // serve() has closed the channel
   }
   // Re-raise with the default handler so the process ends as the signal intends.
   if (signalled) process.kill(process.pid, signalled);

@@ -4,7 +4,8 @@
  * it through a typed client.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createClient, type Client, type ClientOptions } from "../client/client.js";
+import { clientFor, type Client, type ClientOptions } from "../client/client.js";
+import { RpcConnection } from "../client/connection.js";
 import { TransportError } from "../errors.js";
 import type { ServiceDefinition } from "../service/definition.js";
 import type { ByteChannel, ByteSource } from "../wire/bytes.js";
@@ -140,7 +141,9 @@ export function connect<S extends ServiceDefinition>(
     close: () => (closing ??= stopWorker(child, exited, () => exit !== null, killTimeoutMs)),
   };
 
-  const client = createClient(definition, channel, clientOptions);
+  const connection = new RpcConnection(channel, clientOptions);
+  connection.framer.strayTextLabel = "worker wrote text to stdout";
+  const client = clientFor(definition, connection);
   if (!Object.hasOwn(definition.methods, "worker")) {
     const worker: WorkerHandle = { process: child, exited };
     Object.defineProperty(client, "worker", { value: worker, enumerable: false });

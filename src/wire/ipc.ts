@@ -112,6 +112,7 @@ export class MessageFramer {
     }
     if (metaLength === 0) return "eos";
     if (metaLength < 0 || metaLength > 64 * 1024 * 1024) {
+      if (isText(first)) throw new StrayTextError(this.strayTextLabel, await this.quoteBuffered(first));
       throw new IpcFormatError(`invalid IPC metadata length ${metaLength}`);
     }
     if (8 + metaLength > this.maxMessageBytes) throw new MessageTooLargeError(8 + metaLength, this.maxMessageBytes);
@@ -143,6 +144,42 @@ export class MessageFramer {
   /** Drop input until it ends or `ms` pass (see {@link ExactReader.discardFor}). */
   discardFor(ms: number): Promise<void> {
     return this.reader.discardFor(ms);
+  }
+
+  /**
+   * How a {@link StrayTextError} names what happened; a transport that knows
+   * who the peer is says so (the subprocess client: "worker wrote text to stdout").
+   */
+  strayTextLabel = "peer wrote text where an IPC message should start";
+
+  /** `first` and what is already buffered after it (never waits), up to {@link STRAY_TEXT_QUOTE} bytes. */
+  private async quoteBuffered(first: Uint8Array): Promise<Uint8Array> {
+    const more = Math.min(this.reader.available, STRAY_TEXT_QUOTE - first.byteLength);
+    return more > 0 ? concatBytes([first, (await this.reader.readExact(more))!]) : first;
+  }
+}
+
+/** Bytes of stray text quoted in a {@link StrayTextError}. */
+const STRAY_TEXT_QUOTE = 120;
+
+/** Printable ASCII or whitespace: text, not the little-endian length of an IPC message. */
+function isText(bytes: Uint8Array): boolean {
+  return bytes.every((b) => (b >= 0x20 && b < 0x7f) || b === 0x09 || b === 0x0a || b === 0x0d);
+}
+
+/**
+ * Text where an IPC message should start — typically a worker that printed
+ * to the stdout its protocol runs on. The stream is unusable after this.
+ */
+export class StrayTextError extends IpcFormatError {
+  /** The stray text (decoded as UTF-8, lossy), as far as it was buffered. */
+  readonly text: string;
+  constructor(label: string, bytes: Uint8Array) {
+    const text = new TextDecoder().decode(bytes);
+    const shown = text.replace(/[^\x20-\x7e]/g, (c) => JSON.stringify(c).slice(1, -1));
+    super(`${label}: "${shown}"${bytes.byteLength >= STRAY_TEXT_QUOTE ? "…" : ""}`);
+    this.name = "StrayTextError";
+    this.text = text;
   }
 }
 
