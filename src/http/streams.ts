@@ -9,7 +9,7 @@ import { RecordBatch, type Schema } from "apache-arrow";
 import type { RpcServer } from "../server/server.js";
 import type { ExchangeMethod, StreamMethod } from "../service/definition.js";
 import type { AuthContext } from "../service/implementation.js";
-import { EMPTY_SCHEMA, emptyBatch, errorBatch, logBatch } from "../wire/batches.js";
+import { EMPTY_SCHEMA, emptyBatch, errorBatch } from "../wire/batches.js";
 import { deserializeSchema, encodeStream, IpcStreamWriter, serializeSchema } from "../wire/ipc.js";
 import { Keys } from "../wire/keys.js";
 import { concatBytes } from "../wire/bytes.js";
@@ -18,6 +18,9 @@ import { namedError } from "../server/errors.js";
 import {
   CallContextImpl,
   cancelStream,
+  emitTurn,
+  openingBatches,
+  startFailureBatches,
   runTurn,
   startStream,
   type Binding,
@@ -93,27 +96,16 @@ export class HttpStreams {
     try {
       stream = await startStream(call);
     } catch (err) {
-      const batches = ctx.logs.map((l) => logBatch(EMPTY_SCHEMA, l, ids));
-      ctx.logs = [];
-      batches.push(errorBatch(EMPTY_SCHEMA, err, ids));
-      for (const b of batches) ctx.countOutput(b);
-      return { ...arrowBody(200, encodeStream(EMPTY_SCHEMA, batches), true), streamId, error: err };
+      return { ...arrowBody(200, encodeStream(EMPTY_SCHEMA, startFailureBatches(ctx, err, ids)), true), streamId, error: err };
     }
     const schema = stream.outputSchema;
     const parts: Uint8Array[] = [];
-    if (stream.header) {
-      const hs = stream.header.schema;
-      const hb = [...stream.initLogs.map((l) => logBatch(hs, l, ids)), stream.header];
-      for (const b of hb) ctx.countOutput(b);
-      parts.push(encodeStream(hs, hb));
-    }
+    const opening = openingBatches(stream, ids, ctx);
+    if (opening.header) parts.push(encodeStream(stream.header!.schema, opening.header));
     const out = new IpcStreamWriter(schema);
-    const write = (b: RecordBatch, count = true) => {
-      if (count) ctx.countOutput(b);
-      parts.push(out.write(b));
-    };
+    const write = (b: RecordBatch) => void parts.push(out.write(b));
     parts.push(out.take());
-    if (!stream.header) for (const l of stream.initLogs) write(logBatch(schema, l, ids));
+    for (const b of opening.initLogs) write(b);
 
     const limit = this.limit(req);
     let error: unknown;
@@ -122,12 +114,10 @@ export class HttpStreams {
     if (runsAsProducer(def)) {
       const tick = new RecordBatch(EMPTY_SCHEMA, emptyBatch(EMPTY_SCHEMA).data, new Map(ctx.metadata));
       const result = await runTurn(stream, tick, ctx);
-      error = result.error;
       finished = result.turn.finished;
-      for (const item of result.turn.items) write(item.kind === "log" ? logBatch(schema, item.log, ids) : item.batch);
+      error = emitTurn(result.turn, result.error, schema, ids, ctx, write);
     }
-    if (error) write(errorBatch(schema, error, ids));
-    else if (!finished) {
+    if (!error && !finished) {
       try {
         const callId = this.sealer.newCallId();
         const callToken = this.sealer.sealCall(
@@ -145,10 +135,12 @@ export class HttpStreams {
         );
         const cursor = this.cursor(stream.state, callId, req);
         stateBytes = cursor.length + callToken.length;
-        write(emptyBatch(schema, new Map([[Keys.streamState, cursor], [Keys.callState, callToken]])), false);
+        write(emptyBatch(schema, new Map([[Keys.streamState, cursor], [Keys.callState, callToken]])));
       } catch (err) {
         error = err;
-        write(errorBatch(schema, err, ids));
+        const eb = errorBatch(schema, err, ids);
+        ctx.countOutput(eb);
+        write(eb);
       }
     }
     parts.push(out.end());
@@ -225,10 +217,7 @@ export class HttpStreams {
     const schema = stream.outputSchema;
     const out = new IpcStreamWriter(schema);
     const parts: Uint8Array[] = [out.take()];
-    const write = (b: RecordBatch, count = true) => {
-      if (count) ctx.countOutput(b);
-      parts.push(out.write(b));
-    };
+    const write = (b: RecordBatch) => void parts.push(out.write(b));
     if (md.has(Keys.cancel)) {
       await cancelStream(stream, ctx);
       parts.push(out.end());
@@ -245,17 +234,10 @@ export class HttpStreams {
         error = err;
       }
     }
-    for (const item of result.turn.items) {
-      if (item.kind === "log") write(logBatch(schema, item.log, ids));
-      else if (!producer && cursor) {
-        // An exchange's refreshed cursor rides on its data batch.
-        const merged = new Map(item.batch.metadata);
-        merged.set(Keys.streamState, cursor);
-        write(new RecordBatch(schema, item.batch.data, merged));
-      } else write(item.batch);
-    }
-    if (error) write(errorBatch(schema, error, ids));
-    else if (producer && cursor) write(emptyBatch(schema, new Map([[Keys.streamState, cursor]])), false);
+    // An exchange's refreshed cursor rides on its data batch.
+    const withCursor = !producer && cursor ? (b: RecordBatch) => new RecordBatch(schema, b.data, new Map([...b.metadata, [Keys.streamState, cursor!]])) : undefined;
+    error = emitTurn(result.turn, error, schema, ids, ctx, write, withCursor);
+    if (!error && producer && cursor) write(emptyBatch(schema, new Map([[Keys.streamState, cursor]])));
     parts.push(out.end());
     const response = this.enforce(arrowBody(200, concatBytes(parts), !!error), this.limit(req, sealedLimit), req);
     response.streamId = streamId;

@@ -16,11 +16,13 @@ import {
   EMPTY_SCHEMA,
   asProtocolError,
   cancelStream,
+  emitTurn,
   errorBatch,
-  logBatch,
+  openingBatches,
   resolveRequest,
   runTurn,
   runUnary,
+  startFailureBatches,
   startStream,
   type DispatchHost,
   type PreparedCall,
@@ -201,9 +203,7 @@ export class Connection {
       stream = await startStream(call);
     } catch (err) {
       // An init failure replaces the header/output stream with an error stream on the empty schema.
-      const batches = ctx.logs.map((l) => logBatch(EMPTY_SCHEMA, l, ids));
-      batches.push(errorBatch(EMPTY_SCHEMA, err, ids));
-      await this.write(encodeStream(EMPTY_SCHEMA, batches));
+      await this.write(encodeStream(EMPTY_SCHEMA, startFailureBatches(ctx, err, ids)));
       // The client still sends an input stream (possibly empty); consume it.
       const input = await IpcStreamReader.open(this.framer);
       await input?.drain();
@@ -213,15 +213,11 @@ export class Connection {
     // Header stream (with the init logs), then the output stream's schema.
     const outSchema = stream.outputSchema;
     const out = new IpcStreamWriter(outSchema);
+    const opening = openingBatches(stream, ids, ctx);
     const first: Uint8Array[] = [];
-    if (stream.header) {
-      const hs = stream.header.schema;
-      first.push(encodeStream(hs, [...stream.initLogs.map((l) => logBatch(hs, l, ids)), stream.header]));
-      first.push(out.take());
-    } else {
-      first.push(out.take());
-      for (const l of stream.initLogs) first.push(out.write(logBatch(outSchema, l, ids)));
-    }
+    if (opening.header) first.push(encodeStream(stream.header!.schema, opening.header));
+    first.push(out.take());
+    for (const b of opening.initLogs) first.push(out.write(b));
 
     // Until the stream ends by the protocol (input closed, cancel, finished,
     // error), losing the client — its input ending or breaking, a failed
@@ -244,24 +240,8 @@ export class Connection {
           break;
         }
         const result = await runTurn(stream, batch, ctx);
-        error = result.error;
         const parts: Uint8Array[] = [];
-        for (const item of result.turn.items) {
-          const b = item.kind === "log" ? logBatch(outSchema, item.log, ids) : item.batch;
-          try {
-            parts.push(out.write(b));
-          } catch (err) {
-            // A batch the encoder cannot represent ends the stream with a typed error.
-            error ??= err;
-            break;
-          }
-          ctx.countOutput(b);
-        }
-        if (error) {
-          const eb = errorBatch(outSchema, error, ids);
-          parts.push(out.write(eb));
-          ctx.countOutput(eb);
-        }
+        error = emitTurn(result.turn, result.error, outSchema, ids, ctx, (b) => parts.push(out.write(b)));
         if (error || result.turn.finished) open = false;
         if (parts.length) await this.write(concatBytes(parts));
         if (!open) break;

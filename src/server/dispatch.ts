@@ -361,6 +361,62 @@ export async function runTurn(stream: OpenStream, input: RecordBatch, ctx: CallC
   }
 }
 
+/** What answers a failed stream start: the logs written so far, then the error, on the empty schema. */
+export function startFailureBatches(ctx: CallContextImpl, err: unknown, ids: BatchIds): RecordBatch[] {
+  const batches = ctx.logs.map((l) => logBatch(EMPTY_SCHEMA, l, ids));
+  ctx.logs = [];
+  batches.push(errorBatch(EMPTY_SCHEMA, err, ids));
+  for (const b of batches) ctx.countOutput(b);
+  return batches;
+}
+
+/**
+ * A started stream's opening: with a declared header, the header stream (its
+ * init logs, then the header); without one, the init logs, which then lead the
+ * output stream.
+ */
+export function openingBatches(stream: OpenStream, ids: BatchIds, ctx: CallContextImpl): { header: RecordBatch[] | null; initLogs: RecordBatch[] } {
+  const hs = stream.header?.schema;
+  const logs = stream.initLogs.map((l) => logBatch(hs ?? stream.outputSchema, l, ids));
+  const header = stream.header ? [...logs, stream.header] : null;
+  for (const b of header ?? logs) ctx.countOutput(b);
+  return { header, initLogs: header ? [] : logs };
+}
+
+/**
+ * Write one turn's output in order — its logs and data batches (`decorate`
+ * may add metadata to data batches), then the error batch if the turn failed
+ * or a batch could not be encoded. `write` encodes and may throw an encoder
+ * error. Returns the turn's error.
+ */
+export function emitTurn(
+  turn: TurnCollector,
+  error: unknown,
+  schema: Schema,
+  ids: BatchIds,
+  ctx: CallContextImpl,
+  write: (batch: RecordBatch) => void,
+  decorate?: (batch: RecordBatch) => RecordBatch,
+): unknown {
+  for (const item of turn.items) {
+    const b = item.kind === "log" ? logBatch(schema, item.log, ids) : decorate ? decorate(item.batch) : item.batch;
+    try {
+      write(b);
+    } catch (err) {
+      // A batch the encoder cannot represent ends the stream with a typed error.
+      error ??= err;
+      break;
+    }
+    ctx.countOutput(b);
+  }
+  if (error) {
+    const eb = errorBatch(schema, error, ids);
+    write(eb);
+    ctx.countOutput(eb);
+  }
+  return error;
+}
+
 /** Call the state's `onCancel` hook; its errors are swallowed by design. */
 export async function cancelStream(stream: OpenStream, ctx: CallContextImpl): Promise<void> {
   try {
