@@ -16,15 +16,19 @@ import type {
   UnaryMethod,
 } from "../service/definition.js";
 import { RpcConnection, type ConnectionOptions } from "./connection.js";
-import type { CallTransport, ExchangeSession, ProducerStream } from "./transport.js";
+import type { CallTransport, ExchangeSession, ProducerStream, RequestSpec } from "./transport.js";
 import { DESCRIBE_METHOD } from "../wire/keys.js";
 import { EMPTY_SCHEMA } from "../wire/batches.js";
 import type { RecordBatch } from "apache-arrow";
+import { metadataMap, type CallLimits, type CallOptions } from "./call-options.js";
+import { composeInterceptors, type CallKind, type ClientCall, type ClientInterceptor, type ClientNext } from "./interceptors.js";
 
 type HeaderOf<H> = H extends StructType<infer F> ? InferFields<F> : undefined;
 type ResultOf<R> = R extends null ? void : Infer<R>;
-/** Parameters become optional as a whole when every one of them is optional. */
-type Args<P extends FieldTypes> = {} extends ParamsIn<P> ? [params?: ParamsIn<P>] : [params: ParamsIn<P>];
+/** Parameters become optional as a whole when every one of them is optional; per-call options follow. */
+type Args<P extends FieldTypes> = {} extends ParamsIn<P>
+  ? [params?: ParamsIn<P>, options?: CallOptions]
+  : [params: ParamsIn<P>, options?: CallOptions];
 
 /** The client-side function of one method. */
 export type ClientMethod<M> = M extends UnaryMethod<infer P, infer R>
@@ -49,16 +53,41 @@ export type Client<S extends ServiceDefinition> = { [K in keyof S["methods"]]: C
 
 export type ClientOptions = ConnectionOptions;
 
+/** How `clientFor` wraps calls: interceptors, the transport's name, the default timeout. */
+export interface ClientSetup {
+  interceptors?: readonly ClientInterceptor[];
+  /** `ClientCall.transport` (default `"byte-stream"`). */
+  transport?: string;
+  /** The client-wide default `timeoutMs` (interceptors see it on `ClientCall.timeoutMs`). */
+  timeoutMs?: number;
+}
+
 /** Build a typed client over an existing byte channel. */
 export function createClient<S extends ServiceDefinition>(definition: S, channel: ByteChannel, options: ClientOptions = {}): Client<S> {
-  return clientFor(definition, new RpcConnection(channel, options));
+  return clientFor(definition, new RpcConnection(channel, options), options);
 }
 
 /** A typed client over any call transport. */
-export function clientFor<S extends ServiceDefinition>(definition: S, conn: CallTransport): Client<S> {
+export function clientFor<S extends ServiceDefinition>(definition: S, conn: CallTransport, setup: ClientSetup = {}): Client<S> {
   const client: Record<string | symbol, unknown> = {};
+  const interceptors = setup.interceptors ?? [];
+  const chain = interceptors.length > 0 ? composeInterceptors(interceptors, (call) => perform(conn, definition, call)) : null;
+  const transport = setup.transport ?? "byte-stream";
   for (const [name, def] of Object.entries(definition.methods) as [string, MethodDef][]) {
-    client[name] = (params?: Record<string, unknown>) => invoke(conn, definition, name, def, params);
+    client[name] = chain
+      ? (params?: Record<string, unknown>, options: CallOptions = {}) =>
+          chain({
+            protocol: definition.name,
+            method: name,
+            kind: def.kind as CallKind,
+            transport,
+            params,
+            metadata: options.metadata ? metadataMap(options.metadata) : new Map(),
+            signal: options.signal,
+            timeoutMs: options.timeoutMs ?? setup.timeoutMs,
+          })
+      : (params?: Record<string, unknown>, options: CallOptions = {}) =>
+          invoke(conn, definition, name, def, params, options.metadata ? metadataMap(options.metadata) : undefined, options);
   }
   const close = () => conn.close();
   Object.defineProperty(client, "connection", { value: conn, enumerable: false });
@@ -67,22 +96,35 @@ export function clientFor<S extends ServiceDefinition>(definition: S, conn: Call
   return client as Client<S>;
 }
 
-async function invoke(conn: CallTransport, service: ServiceDefinition, name: string, def: MethodDef, params?: Record<string, unknown>) {
-  const spec = {
+/** The innermost `next` of an interceptor chain: the call as the interceptors left it. */
+const perform = (conn: CallTransport, service: ServiceDefinition, call: ClientCall): ReturnType<ClientNext> =>
+  invoke(conn, service, call.method, service.methods[call.method]!, call.params as Record<string, unknown> | undefined, call.metadata.size > 0 ? call.metadata : undefined, call);
+
+async function invoke(
+  conn: CallTransport,
+  service: ServiceDefinition,
+  name: string,
+  def: MethodDef,
+  params: Record<string, unknown> | undefined,
+  metadata: Map<string, string> | undefined,
+  limits: CallLimits,
+) {
+  const spec: RequestSpec = {
     method: name,
     protocol: service.name,
     schema: def.paramsSchema,
     columns: encodeParams(def.params, params, name),
     protocolVersion: service.protocolVersion,
   };
+  if (metadata) spec.metadata = metadata;
+  const lim = { signal: limits.signal, timeoutMs: limits.timeoutMs };
   if (def.kind === "unary") {
-    const batch = await conn.unary(spec);
+    const batch = await conn.unary(spec, lim);
     if (def.result === null || !batch) return undefined;
     return decodeResult(def.result, def.resultSchema, batch, name);
   }
-  return def.kind === "producer" ? conn.producer(def, spec) : conn.exchange(def, spec);
+  return def.kind === "producer" ? conn.producer(def, spec, lim) : conn.exchange(def, spec, lim);
 }
-
 /** Call `__describe__` on a connection and return the raw describe batch. */
 export async function describeRemote(conn: CallTransport): Promise<RecordBatch> {
   const batch = await conn.unary({ method: DESCRIBE_METHOD, schema: EMPTY_SCHEMA, columns: [] });

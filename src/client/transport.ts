@@ -8,6 +8,9 @@ import type { Data, Schema } from "apache-arrow";
 import type { ExchangeMethod, ProducerMethod } from "../service/definition.js";
 import type { Columns } from "../service/implementation.js";
 import { batchFromColumns, rowsToColumns } from "../server/output.js";
+import { metadataMap, type CallLimits, type CallMetadata } from "./call-options.js";
+
+export { metadataMap };
 
 /** One call's request: method, routing key, parameter columns. */
 export interface RequestSpec {
@@ -39,12 +42,7 @@ export interface ProducerStream<H = undefined> extends AsyncIterable<RecordBatch
 }
 
 /** Custom metadata attached to a producer tick. */
-export type TickMetadata = ReadonlyMap<string, string> | Readonly<Record<string, string>>;
-
-/** Tick metadata as a Map. */
-export function metadataMap(md: TickMetadata): Map<string, string> {
-  return new Map(md instanceof Map ? md : Object.entries(md as Record<string, string>));
-}
+export type TickMetadata = CallMetadata;
 
 /** Input accepted by `exchange`: a RecordBatch, columns, or row objects. */
 export type ExchangeInput = RecordBatch | Columns | readonly Record<string, unknown>[];
@@ -57,12 +55,16 @@ export interface ExchangeSession<H = undefined> extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-/** A transport a typed client runs over. */
+/**
+ * A transport a typed client runs over. `limits` (signal, timeout) govern a
+ * unary call, and a stream's open and each of its turns; a transport applies
+ * its client-wide default timeout when `limits.timeoutMs` is unset.
+ */
 export interface CallTransport {
   /** A unary call: the result batch, or null for a void result. Throws RpcError on a remote error. */
-  unary(spec: RequestSpec): Promise<RecordBatch | null>;
-  producer(def: ProducerMethod, spec: RequestSpec): Promise<ProducerStream<unknown>>;
-  exchange(def: ExchangeMethod, spec: RequestSpec): Promise<ExchangeSession<unknown>>;
+  unary(spec: RequestSpec, limits?: CallLimits): Promise<RecordBatch | null>;
+  producer(def: ProducerMethod, spec: RequestSpec, limits?: CallLimits): Promise<ProducerStream<unknown>>;
+  exchange(def: ExchangeMethod, spec: RequestSpec, limits?: CallLimits): Promise<ExchangeSession<unknown>>;
   close(): Promise<void>;
 }
 
