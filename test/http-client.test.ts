@@ -23,7 +23,7 @@ import { ConformanceService } from "../src/conformance/service.js";
 import { ClientConformanceService, checkTypedExchange } from "./fixtures/client-conformance.js";
 import { startWorker, stop, type Worker } from "./support/processes.js";
 import { referenceBin, referencePython } from "./support/reference.js";
-import { batchFromColumns } from "../src/server/output.js";
+import { batchFromColumns } from "../src/core/columns.js";
 import { decodeStreamSync } from "../src/wire/ipc.js";
 import { EMPTY_SCHEMA } from "../src/wire/batches.js";
 import { Keys } from "../src/wire/keys.js";

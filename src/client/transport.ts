@@ -7,7 +7,7 @@ import { RecordBatch } from "apache-arrow";
 import type { Data, Schema } from "apache-arrow";
 import type { ExchangeMethod, ProducerMethod } from "../service/definition.js";
 import type { Columns } from "../service/implementation.js";
-import { batchFromColumns, rowsToColumns } from "../server/output.js";
+import { batchFromColumns, rowsToColumns } from "../core/columns.js";
 import { metadataMap, type CallLimits, type CallMetadata } from "./call-options.js";
 
 export { metadataMap };

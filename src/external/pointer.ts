@@ -9,7 +9,7 @@ import { RecordBatch, type Schema } from "apache-arrow";
 import { Keys } from "../wire/keys.js";
 import { decodeStreamSync } from "../wire/ipc.js";
 import { classify, emptyBatch } from "../wire/batches.js";
-import { schemasEqual } from "../server/output.js";
+import { schemasEqual } from "../core/columns.js";
 import { sha256Hex } from "../util/sha256.js";
 import { ExternalFetchRefused, fetchExternal, redactUrl, type ExternalFetchOptions } from "./fetch.js";
 

@@ -8,7 +8,7 @@
  */
 import { Field, RecordBatch, Schema, TimeUnit, Timestamp, Int64, Utf8 } from "apache-arrow";
 import { t } from "../schema/types.js";
-import { batchFromColumns } from "../server/output.js";
+import { batchFromColumns } from "../core/columns.js";
 import { namedError } from "../server/errors.js";
 import { Keys, REQUEST_VERSION } from "../wire/keys.js";
 import { makeBatch } from "../wire/batches.js";

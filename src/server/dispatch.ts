@@ -19,7 +19,8 @@ import {
   type ProducerState,
   type StreamInit,
 } from "../service/implementation.js";
-import { TurnCollector, schemasEqual } from "./output.js";
+import { TurnCollector } from "./output.js";
+import { schemasEqual } from "../core/columns.js";
 import { reconcileInput } from "./reconcile.js";
 import { checkProtocolVersion } from "./version.js";
 import { namedError } from "./errors.js";
