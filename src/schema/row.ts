@@ -3,10 +3,9 @@
  * columns of a request or result batch. Structs travel as binary IPC blobs.
  */
 import type { Data, RecordBatch, Schema } from "apache-arrow";
-import { StructType, ValueTypeError, t, type VType } from "./types.js";
+import { StructType, ValueTypeError, t, type FieldTypes, type VType } from "./types.js";
 import { sameType } from "./same-type.js";
 export { sameType };
-import type { FieldTypes } from "../service/definition.js";
 
 /** Build the single-row column of a parameter or result value. */
 export function encodeValue(type: VType, value: unknown, path: string): Data {

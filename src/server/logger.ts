@@ -4,7 +4,9 @@
  * method, request id, principal, remote address) so a sink can route it to
  * any logging library without the implementation passing that along.
  */
+import type { Logger } from "../service/implementation.js";
 
+export type { Logger };
 export type ServerLogLevel = "debug" | "info" | "warn" | "error";
 
 /** One server-side log record. */
@@ -29,13 +31,6 @@ export interface ServerLogRecord {
 /** Receives every server-side log record (server option `logger`). */
 export type ServerLogSink = (record: ServerLogRecord) => void;
 
-/** The logger an implementation sees as `ctx.logger`. */
-export interface Logger {
-  debug(message: string, fields?: Record<string, unknown>): void;
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-}
 
 /**
  * The default sink: warnings and errors go to `console.error` (stderr on

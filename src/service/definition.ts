@@ -4,10 +4,10 @@
  */
 import { Binary, Field, Schema } from "apache-arrow";
 import { EMPTY_SCHEMA } from "../wire/batches.js";
-import { StructType, type Infer, type VType } from "../schema/types.js";
+import { StructType, type FieldTypes, type Infer, type VType } from "../schema/types.js";
 
 /** Parameters (or stream columns) of a method: name → type, in wire order. */
-export type FieldTypes = Record<string, VType<any, boolean>>;
+export type { FieldTypes };
 
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
 /** Parameters a caller may omit: those with a default, and nullable ones (omitted = null). */

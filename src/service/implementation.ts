@@ -4,7 +4,6 @@
  */
 import type { RecordBatch, Schema } from "apache-arrow";
 import type { LogLevel } from "../wire/keys.js";
-import type { Logger } from "../server/logger.js";
 import type { Infer, InferFields, StructType } from "../schema/types.js";
 import type {
   ExchangeMethod,
@@ -45,6 +44,14 @@ export interface CallStatistics {
   outputRows: number;
   inputBytes: number;
   outputBytes: number;
+}
+
+/** The logger an implementation sees as `ctx.logger`. */
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
 }
 
 /** Per-call context handed to every implementation. Not part of the definition. */
