@@ -3,7 +3,7 @@
  * stdin/stdout, with stdout guarded against stray output (see
  * {@link runServer}).
  */
-import { fstatSync, createWriteStream } from "node:fs";
+import { closeSync, createWriteStream, fstatSync } from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
 import tty from "node:tty";
@@ -22,7 +22,7 @@ let warnedTty = false;
 interface StdoutGuard {
   /** The protocol's own output stream. */
   readonly out: Writable;
-  /** Put stdout back as it was (the protocol stream must be done). */
+  /** Put stdout back as it was (once the protocol stream is done). */
   restore(): void;
 }
 
@@ -64,15 +64,18 @@ function fdWritable(fd: number): Writable {
  */
 function guardStdout(): StdoutGuard {
   const libc = loadLibc();
-  const protocolFd = libc ? libc.dup(1) : -1;
-  if (libc && protocolFd >= 0) {
-    if (libc.dup2(2, 1) < 0) throw new Error("runServer: dup2(2, 1) failed");
+  // Two copies: the protocol stream closes its own when it ends; `saved` puts fd 1 back.
+  const saved = libc ? libc.dup(1) : -1;
+  if (libc && saved >= 0) {
+    const protocolFd = libc.dup(1);
+    if (protocolFd < 0 || libc.dup2(2, 1) < 0) throw new Error("runServer: could not move the protocol off fd 1 (dup/dup2 failed)");
     const out = fdWritable(protocolFd);
     return {
       out,
       restore() {
-        libc.dup2(protocolFd, 1);
-        out.destroy(); // closes protocolFd
+        out.destroy();
+        libc.dup2(saved, 1);
+        closeSync(saved);
       },
     };
   }
