@@ -190,14 +190,18 @@ class ByteStreamIO extends SessionIO {
       if (kind === "log") this.conn.log(batch);
       else {
         const err = readError(batch);
-        await this.end(false);
+        await this.endIO(false);
         throw err;
       }
     }
   }
 
+  async end(cancel: boolean, giveUp: GiveUp): Promise<void> {
+    if (!this.finished) await this.guard(giveUp, () => this.endIO(cancel));
+  }
+
   /** End our input (EOS or cancel, or an empty stream if nothing was sent) and drain the output. */
-  async end(cancel: boolean): Promise<void> {
+  private async endIO(cancel: boolean): Promise<void> {
     if (this.finished) return;
     try {
       await (cancel ? this.input.cancel() : this.input.end());

@@ -48,7 +48,7 @@ export abstract class SessionIO {
   abstract produce(tick: Map<string, string> | null, giveUp: GiveUp): Promise<RecordBatch | null>;
   /** One exchange turn: the output answering `batch`, or null when the server ended the stream. */
   abstract exchange(batch: RecordBatch, giveUp: GiveUp): Promise<RecordBatch | null>;
-  /** End the stream (normally, or cancelling it). Idempotent. */
+  /** End the stream (normally, or cancelling it), guarding its own I/O. Idempotent. */
   abstract end(cancel: boolean, giveUp: GiveUp): Promise<void>;
   /** Run one operation's I/O under its give-up (and tear down what giving up mid-I/O leaves). */
   abstract guard<T>(giveUp: GiveUp, op: () => Promise<T>): Promise<T>;
@@ -82,23 +82,23 @@ abstract class SessionCore<H> implements AsyncDisposable {
 
   /** Open the stream: send the request, read the header if the method declares one. */
   async open(): Promise<this> {
-    const giveUp = new GiveUp(this.limits, `method '${this.method}'`);
-    try {
-      this.header = (await this.io.open(giveUp)) as H | undefined;
-    } finally {
-      giveUp.dispose();
-    }
+    this.header = (await this.withGiveUp(this.limits, (g) => this.io.open(g))) as H | undefined;
     return this;
   }
 
-  /** Run `op` under a fresh give-up of this session's limits. */
-  protected async turn<T>(op: (giveUp: GiveUp) => Promise<T>, limits: CallLimits = this.limits): Promise<T> {
+  /** Run `op` under a fresh give-up of `limits` (by default the session's). */
+  private async withGiveUp<T>(limits: CallLimits, op: (giveUp: GiveUp) => Promise<T>): Promise<T> {
     const giveUp = new GiveUp(limits, `method '${this.method}'`);
     try {
-      return await this.io.guard(giveUp, () => op(giveUp));
+      return await op(giveUp);
     } finally {
       giveUp.dispose();
     }
+  }
+
+  /** Run one turn's I/O under a fresh give-up of the session's limits. */
+  protected turn<T>(op: (giveUp: GiveUp) => Promise<T>): Promise<T> {
+    return this.withGiveUp(this.limits, (g) => this.io.guard(g, () => op(g)));
   }
 
   /** Cancel the stream: the server stops and calls its `onCancel` hook. Idempotent; later use is a ProtocolError. */
@@ -119,7 +119,7 @@ abstract class SessionCore<H> implements AsyncDisposable {
 
   /** Ending is bounded by the timeout only: a session whose signal aborted still releases what it holds. */
   private end(cancel: boolean): Promise<void> {
-    return this.turn((g) => this.io.end(cancel, g), { timeoutMs: this.limits.timeoutMs });
+    return this.withGiveUp({ timeoutMs: this.limits.timeoutMs }, (g) => this.io.end(cancel, g));
   }
 }
 
