@@ -34,7 +34,11 @@ export type { ServerInterceptor, ServerNext, ServerCall } from "./server/interce
 export { warningsToConsole, type Logger, type ServerLogRecord, type ServerLogSink, type ServerLogLevel } from "./server/logger.js";
 export { createClient, type Client, type ClientOptions, type ClientMethod } from "./client/client.js";
 export type { ProducerStream, ExchangeSession, ExchangeInput, CallTransport, RequestSpec } from "./client/transport.js";
-export { clientFor } from "./client/client.js";
+export { clientFor, type ClientSetup } from "./client/client.js";
+export type { ClientInterceptor, ClientNext, ClientCall, CallKind } from "./client/interceptors.js";
+export { CallAbortedError, type CallOptions, type CallLimits, type CallMetadata } from "./client/call-options.js";
+export { ByteStreamProducer, ByteStreamExchange } from "./client/byte-streams.js";
+export { InputValidationError } from "./client/session-core.js";
 export { pipePair, servePipe, type PipeOptions } from "./transport/pipe.js";
 export type { ByteChannel, ByteSource, ByteSink } from "./wire/bytes.js";
 export { CallTimeoutError } from "./client/connection.js";
