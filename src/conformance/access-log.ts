@@ -9,7 +9,7 @@ import type { CallRecord } from "../server/server.js";
 import type { ServiceDefinition } from "../service/definition.js";
 import { protocolHashOf } from "../introspection/reflection.js";
 import { arrowTypeName } from "./arrow-names.js";
-import { codeOfType } from "../wire/batches.js";
+import { codeOfType } from "../errors.js";
 
 export interface AccessLogOptions {
   serverId: string;

@@ -16,7 +16,7 @@ import { EMPTY_SCHEMA, errorBatch } from "../wire/batches.js";
 import { decodeStreamSync, IpcValidationError } from "../wire/ipc.js";
 import { Keys } from "../wire/keys.js";
 import { randomHex } from "../util/ids.js";
-import { namedError } from "../server/errors.js";
+import { ErrorKind, ErrorType, Refusal, ServiceError } from "../errors.js";
 import { reportCall } from "../server/call-record.js";
 import { errorMessage, resolveRequest, runUnary, type Binding, type DispatchHost } from "../server/dispatch.js";
 import { AuthError, type Authenticate } from "./auth.js";
@@ -282,29 +282,18 @@ class HttpApp {
         method === "__describe__"
           ? "'__describe__' was retired. Introspection is now the 'vgi_rpc.Reflection.v1' protocol: call 'list_protocols' for what this server hosts, then 'describe' for one protocol's methods."
           : `This server does not implement the reserved method '${method}'.`;
-      return errorStreamResponse(404, namedError("MethodNotImplementedError", message, "method_not_implemented"), this.server.batchIds(requestId));
+      return errorStreamResponse(404, new ServiceError(ErrorType.MethodNotImplementedError, message, ErrorKind.methodNotImplemented), this.server.batchIds(requestId));
     }
     if (segments.length < 2 || segments.length > 3) return jsonResponse(404, { title: "404 Not Found" });
     const [protocol, method, suffix] = segments as [string, string, string | undefined];
     if (suffix !== undefined && suffix !== "init" && suffix !== "exchange") return jsonResponse(404, { title: "404 Not Found" });
     const binding = this.server.bindings.get(protocol);
-    if (!binding) {
-      const hosted = [...this.server.bindings.keys()].sort().join(", ");
-      return errorStreamResponse(
-        404,
-        namedError("ProtocolNotSupportedError", `This server does not host protocol '${protocol}'. Hosted: ${hosted}.`, "protocol_not_supported"),
-        this.server.batchIds(requestId),
-      );
-    }
+    if (!binding) return errorStreamResponse(404, Refusal.protocolNotSupported(protocol, [...this.server.bindings.keys()]), this.server.batchIds(requestId));
     if (request.method !== "POST") return jsonResponse(405, { title: "405 Method Not Allowed" }, [["Allow", "POST"]]);
     const def = Object.hasOwn(binding.definition.methods, method) ? binding.definition.methods[method] : undefined;
     if (!def) {
-      const available = Object.keys(binding.definition.methods).sort().join(", ");
-      return errorStreamResponse(
-        404,
-        namedError("MethodNotImplementedError", `Protocol '${protocol}' has no method '${method}'. Available: ${available}.`, "method_not_implemented"),
-        this.server.batchIds(requestId),
-      );
+      const available = Object.keys(binding.definition.methods);
+      return errorStreamResponse(404, Refusal.methodNotImplemented(protocol, method, available), this.server.batchIds(requestId));
     }
 
     const budget = this.responseBudget(request);
@@ -316,12 +305,12 @@ class HttpApp {
     if (!(body instanceof Uint8Array)) return body;
 
     if (def.kind === "unary" && suffix !== undefined) {
-      return errorStreamResponse(400, namedError("TypeError", `Method '${method}' is not a stream`), this.server.batchIds(requestId));
+      return errorStreamResponse(400, new ServiceError("TypeError", `Method '${method}' is not a stream`), this.server.batchIds(requestId));
     }
     if (def.kind !== "unary" && suffix === undefined) {
       return errorStreamResponse(
         400,
-        namedError("TypeError", `Stream method '${method}' requires /init and /exchange endpoints`),
+        new ServiceError("TypeError", `Stream method '${method}' requires /init and /exchange endpoints`),
         this.server.batchIds(requestId),
       );
     }
@@ -333,7 +322,7 @@ class HttpApp {
       schema = decoded.schema;
       batch = decoded.batches[0] ?? null;
     } catch (err) {
-      const error = err instanceof IpcValidationError ? err : namedError("ProtocolError", `malformed request body: ${errorMessage(err)}`);
+      const error = err instanceof IpcValidationError ? err : new ServiceError("ProtocolError", `malformed request body: ${errorMessage(err)}`);
       return errorStreamResponse(400, error, this.server.batchIds(requestId));
     }
     if (batch && isExternalPointer(batch)) {
@@ -350,7 +339,7 @@ class HttpApp {
       if (mdMethod !== undefined && mdMethod !== method) {
         return errorStreamResponse(
           400,
-          namedError(
+          new ServiceError(
             "TypeError",
             `Method name mismatch: URL path has '${method}' but Arrow IPC custom_metadata '${Keys.method}' has '${mdMethod}'. These must match.`,
           ),
@@ -361,7 +350,7 @@ class HttpApp {
       if (mdProtocol !== undefined && mdProtocol !== protocol) {
         return errorStreamResponse(
           400,
-          namedError("ProtocolNotSupportedError", `Protocol mismatch: URL path has '${protocol}' but '${Keys.protocol}' is '${mdProtocol}'.`, "protocol_not_supported"),
+          new ServiceError("ProtocolNotSupportedError", `Protocol mismatch: URL path has '${protocol}' but '${Keys.protocol}' is '${mdProtocol}'.`, ErrorKind.protocolNotSupported),
           this.server.batchIds(requestId),
         );
       }
@@ -403,11 +392,7 @@ class HttpApp {
   limited(parts: ResponseParts, budget: number | null, method: string, schema: Schema, requestId: string): ResponseParts {
     const limit = minLimit(this.options.maxResponseBytes, budget);
     if (limit === null || !parts.body || parts.body.byteLength <= limit) return parts;
-    const err = namedError(
-      "ResponseTooLargeError",
-      `HTTP body exceeds max_response_bytes (${parts.body.byteLength} > ${limit}) for method '${method}'`,
-    ) as Error & { errorCode?: string };
-    err.errorCode = "RESOURCE_EXHAUSTED";
+    const err = Refusal.responseTooLarge(parts.body.byteLength, limit, method);
     const replaced = errorStreamResponse(200, err, this.server.batchIds(requestId), schema);
     replaced.headers.push([Headers_.rpcError, "true"]);
     replaced.error = err;
@@ -456,9 +441,9 @@ class HttpApp {
     if (raw === null) return null;
     const v = raw.trim();
     if (!BUDGET_RE.test(v) || !Number.isSafeInteger(Number(v)) || Number(v) > VERSION_SAFE) {
-      return namedError("ValueError", `${Headers_.acceptMaxResponseBytes} must be one canonical positive decimal integer`);
+      return new ServiceError("ValueError", `${Headers_.acceptMaxResponseBytes} must be one canonical positive decimal integer`);
     }
-    if (Number(v) < MIN_RESPONSE_BUDGET) return namedError("ValueError", `${Headers_.acceptMaxResponseBytes} must be at least ${MIN_RESPONSE_BUDGET}`);
+    if (Number(v) < MIN_RESPONSE_BUDGET) return new ServiceError("ValueError", `${Headers_.acceptMaxResponseBytes} must be at least ${MIN_RESPONSE_BUDGET}`);
     return Number(v);
   }
 
@@ -468,7 +453,7 @@ class HttpApp {
     if (contentType === ARROW_CONTENT_TYPE) return null;
     return errorStreamResponse(
       415,
-      namedError(
+      new ServiceError(
         "TypeError",
         `Expected Content-Type: '${ARROW_CONTENT_TYPE}', got '${contentType ?? ""}'. All vgi-rpc HTTP requests must use Content-Type: ${ARROW_CONTENT_TYPE}`,
       ),
@@ -485,7 +470,7 @@ class HttpApp {
     if (!this.externalInputs) {
       return errorStreamResponse(
         400,
-        namedError("ProtocolError", `This server does not accept external-location pointer batches ('${Keys.location}'): send the batch inline.`),
+        new ServiceError("ProtocolError", `This server does not accept external-location pointer batches ('${Keys.location}'): send the batch inline.`),
         this.server.batchIds(requestId),
       );
     }
@@ -511,7 +496,7 @@ class HttpApp {
       requestSchema = decoded.schema;
       count = requestedCount(decoded.batches[0] ?? null);
     } catch (err) {
-      const error = err instanceof Error && "errorType" in err ? err : namedError("ProtocolError", `malformed request body: ${errorMessage(err)}`);
+      const error = err instanceof Error && "errorType" in err ? err : new ServiceError("ProtocolError", `malformed request body: ${errorMessage(err)}`);
       return errorStreamResponse(400, error, this.server.batchIds(requestId), UPLOAD_URL_SCHEMA);
     }
     const stats = { inputBatches: 1, outputBatches: 1, inputRows: 1, outputRows: 0, inputBytes: 0, outputBytes: 0 };

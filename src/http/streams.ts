@@ -14,7 +14,7 @@ import { deserializeSchema, encodeStream, IpcStreamWriter, serializeSchema } fro
 import { Keys } from "../wire/keys.js";
 import { concatBytes } from "../wire/bytes.js";
 import { randomHex } from "../util/ids.js";
-import { namedError } from "../server/errors.js";
+import { Refusal, ServiceError } from "../errors.js";
 import {
   CallContextImpl,
   cancelStream,
@@ -80,11 +80,7 @@ export class HttpStreams {
   /** Replace an over-budget body with a fresh error stream. */
   private enforce(parts: ResponseParts, limit: number | null, req: StreamRequest): ResponseParts {
     if (limit === null || !parts.body || parts.body.byteLength <= limit) return parts;
-    const err = Object.assign(
-      namedError("ResponseTooLargeError", `HTTP body exceeds max_response_bytes (${parts.body.byteLength} > ${limit}) for method '${req.method}'`),
-      { errorCode: "RESOURCE_EXHAUSTED" },
-    );
-    return errorStreamResponse(200, err, this.server.batchIds(req.requestId));
+    return errorStreamResponse(200, Refusal.responseTooLarge(parts.body.byteLength, limit, req.method), this.server.batchIds(req.requestId));
   }
 
   /** `/init`: start the stream; producers also run their first turn. */
@@ -153,7 +149,7 @@ export class HttpStreams {
 
   /** `/exchange`: continue a stream from its tokens (a producer tick, an exchange input, or a cancel). */
   async exchange(req: StreamRequest, def: StreamMethod, batch: RecordBatch | null): Promise<ResponseParts> {
-    const bad = (message: string) => errorStreamResponse(400, namedError("RuntimeError", message), this.server.batchIds(req.requestId));
+    const bad = (message: string) => errorStreamResponse(400, new ServiceError("RuntimeError", message), this.server.batchIds(req.requestId));
     if (!batch) return bad("Missing state token in exchange request");
     const md = batch.metadata;
     const cursorText = md.get(Keys.streamState);

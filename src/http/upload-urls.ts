@@ -9,7 +9,7 @@
 import { Field, RecordBatch, Schema, TimeUnit, Timestamp, Int64, Utf8 } from "apache-arrow";
 import { t } from "../schema/types.js";
 import { batchFromColumns } from "../core/columns.js";
-import { namedError } from "../server/errors.js";
+import { ServiceError } from "../errors.js";
 import { Keys, REQUEST_VERSION } from "../wire/keys.js";
 import { makeBatch } from "../wire/batches.js";
 
@@ -45,11 +45,11 @@ const UPLOAD_URL_TYPES = { upload_url: t.string, download_url: t.string, expires
 export function requestedCount(batch: RecordBatch | null): number {
   const method = batch?.metadata.get(Keys.method);
   if (batch && method !== UPLOAD_URL_METHOD) {
-    throw namedError("TypeError", `Method mismatch: expected '${UPLOAD_URL_METHOD}', got '${method ?? ""}'`);
+    throw new ServiceError("TypeError", `Method mismatch: expected '${UPLOAD_URL_METHOD}', got '${method ?? ""}'`);
   }
   const version = batch?.metadata.get(Keys.requestVersion);
   if (batch && version !== REQUEST_VERSION) {
-    throw namedError("VersionError", `Unsupported request version '${version ?? ""}', expected '${REQUEST_VERSION}'.`);
+    throw new ServiceError("VersionError", `Unsupported request version '${version ?? ""}', expected '${REQUEST_VERSION}'.`);
   }
   const raw = batch && batch.numRows > 0 ? batch.getChild("count")?.get(0) : null;
   const n = typeof raw === "bigint" ? Number(raw) : typeof raw === "number" && Number.isInteger(raw) ? raw : 1;

@@ -11,7 +11,7 @@ import { t, type InferFields } from "../schema/types.js";
 import { serializeSchema } from "../wire/ipc.js";
 import { REQUEST_VERSION } from "../wire/keys.js";
 import { computeProtocolHash, type HashedMethod } from "./protocol-hash.js";
-import { namedError } from "../server/errors.js";
+import { Refusal } from "../errors.js";
 
 export const REFLECTION_PROTOCOL = "vgi_rpc.Reflection.v1";
 export const STREAM_KINDS = ["unknown", "producer", "exchange"] as const;
@@ -139,10 +139,7 @@ export function reflectionImpl(
       if (!d) {
         const def = protocols().find((p) => p.name === protocol);
         if (!def) {
-          const hosted = protocols()
-            .map((p) => p.name)
-            .sort();
-          throw namedError("ProtocolNotSupportedError", `This server does not host protocol '${protocol}'. Hosted: ${hosted.join(", ")}.`, "protocol_not_supported");
+          throw Refusal.protocolNotSupported(protocol, protocols().map((p) => p.name));
         }
         cache.set(protocol, (d = serviceDescription(def)));
       }

@@ -5,7 +5,7 @@
  */
 import { RecordBatch, Struct, makeData, type Data, type Schema } from "apache-arrow";
 import { IpcFormatError, IpcValidationError } from "../wire/ipc.js";
-import { DESCRIBE_METHOD, ErrorKinds, Keys, REQUEST_VERSION, TRANSPORT_OPTIONS_METHOD } from "../wire/keys.js";
+import { DESCRIBE_METHOD, Keys, REQUEST_VERSION, TRANSPORT_OPTIONS_METHOD } from "../wire/keys.js";
 import { EMPTY_SCHEMA, emptyBatch, errorBatch, logBatch, type LogRecord } from "../wire/batches.js";
 import { decodeParams, encodeValue, schemaMismatch } from "../schema/row.js";
 import type { StructType } from "../schema/types.js";
@@ -23,7 +23,7 @@ import { TurnCollector } from "./output.js";
 import { schemasEqual } from "../core/columns.js";
 import { reconcileInput } from "./reconcile.js";
 import { checkProtocolVersion } from "./version.js";
-import { namedError } from "./errors.js";
+import { Refusal, ServiceError } from "../errors.js";
 import { boundLogger, type Logger, type ServerLogSink } from "./logger.js";
 import { intercept, type ServerCall, type ServerInterceptor } from "./interceptors.js";
 
@@ -192,12 +192,12 @@ export interface CallScope extends RequestInfo {
  */
 export function resolveRequest(host: DispatchHost, schema: Schema, batch: RecordBatch | null, info: RequestInfo): Resolution {
   const reject = (error: Error, stage: "request" | "route" = "request"): Resolution => ({ kind: "rejected", error, schema: EMPTY_SCHEMA, stage });
-  if (!batch) return reject(namedError("ProtocolError", "request stream contained no batch"));
+  if (!batch) return reject(new ServiceError("ProtocolError", "request stream contained no batch"));
   const md = batch.metadata;
   const method = md.get(Keys.method);
   if (method === undefined) {
     return reject(
-      namedError(
+      new ServiceError(
         "ProtocolError",
         `Missing '${Keys.method}' in request batch custom_metadata. Each request batch must carry a '${Keys.method}' key with the method name.`,
       ),
@@ -206,7 +206,7 @@ export function resolveRequest(host: DispatchHost, schema: Schema, batch: Record
   const version = md.get(Keys.requestVersion);
   if (version !== REQUEST_VERSION) {
     return reject(
-      namedError(
+      new ServiceError(
         "VersionError",
         version === undefined
           ? `Missing '${Keys.requestVersion}' in request batch custom_metadata. Set it to '${REQUEST_VERSION}'.`
@@ -234,11 +234,7 @@ export function resolveRequest(host: DispatchHost, schema: Schema, batch: Record
   const service = binding.definition;
   const def = Object.hasOwn(service.methods, method) ? service.methods[method] : undefined;
   if (!def) {
-    const available = Object.keys(service.methods).sort().join(", ");
-    return reject(
-      namedError("MethodNotImplementedError", `Protocol '${service.name}' has no method '${method}'. Available: ${available}.`, ErrorKinds.methodNotImplemented),
-      "route",
-    );
+    return reject(Refusal.methodNotImplemented(service.name, method, Object.keys(service.methods)), "route");
   }
   const errSchema = def.kind === "unary" ? def.resultSchema : EMPTY_SCHEMA;
   const invalid = (error: Error): Resolution => ({ kind: "rejected", error, schema: errSchema, def, protocol: service.name, stage: "validate" });
@@ -247,9 +243,9 @@ export function resolveRequest(host: DispatchHost, schema: Schema, batch: Record
   let params: Record<string, unknown>;
   try {
     const mismatch = schemaMismatch(def.paramsSchema, schema);
-    if (mismatch) throw namedError("TypeError", `${method}() parameter schema ${mismatch}`);
+    if (mismatch) throw new ServiceError("TypeError", `${method}() parameter schema ${mismatch}`);
     if (def.paramsSchema.fields.length > 0 && batch.numRows !== 1) {
-      throw namedError("ProtocolError", `Expected 1 row in request batch, got ${batch.numRows}. Each parameter is a column (not a row).`);
+      throw new ServiceError("ProtocolError", `Expected 1 row in request batch, got ${batch.numRows}. Each parameter is a column (not a row).`);
     }
     params = decodeParams(def.params, batch);
   } catch (err) {
@@ -319,7 +315,7 @@ export async function startStream(call: PreparedCall): Promise<OpenStream> {
   let header: RecordBatch | null = null;
   if (def.header) {
     if (init.header === undefined || init.header === null) {
-      throw namedError("TypeError", `Method '${call.method}' declares header type but returned header=None`);
+      throw new ServiceError("TypeError", `Method '${call.method}' declares header type but returned header=None`);
     }
     const h = def.header as StructType;
     header = new RecordBatch(h.schema, makeRow(h.schema, h.build([init.header], "header").children), md ?? undefined);
@@ -451,13 +447,13 @@ function makeRow(schema: Schema, children: Data[]): Data<Struct> {
 
 export function asProtocolError(err: unknown): Error {
   if (err instanceof IpcValidationError) return err;
-  if (err instanceof IpcFormatError) return namedError("ProtocolError", `malformed request: ${err.message}`);
+  if (err instanceof IpcFormatError) return new ServiceError("ProtocolError", `malformed request: ${err.message}`);
   return err instanceof Error ? err : new Error(String(err));
 }
 
 function asTypeError(err: unknown): Error {
   if (err instanceof Error && (err.name === "TypeError" || err.name === "ValueTypeError" || err.name === "RangeError")) {
-    return namedError(err.name === "RangeError" ? "ValueError" : "TypeError", err.message);
+    return new ServiceError(err.name === "RangeError" ? "ValueError" : "TypeError", err.message);
   }
   return err instanceof Error ? err : new Error(String(err));
 }

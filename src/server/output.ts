@@ -8,7 +8,7 @@ import type { Columns, OutputCollector } from "../service/implementation.js";
 import type { LogRecord } from "../wire/batches.js";
 import type { LogLevel } from "../wire/keys.js";
 import { batchFromColumns, rowsToColumns, schemasEqual } from "../core/columns.js";
-import { namedError } from "./errors.js";
+import { ServiceError } from "../errors.js";
 
 const toMap = (md?: Record<string, string>) => (md ? new Map(Object.entries(md)) : undefined);
 
@@ -60,7 +60,7 @@ export class TurnCollector implements OutputCollector {
 
   finish(): void {
     if (this.mode === "exchange") {
-      throw namedError(
+      throw new ServiceError(
         "RuntimeError",
         "finish() is not allowed on exchange streams; exchange streams must emit exactly one data batch per call",
       );
@@ -70,12 +70,12 @@ export class TurnCollector implements OutputCollector {
 
   /** Throws unless the turn produced what the lockstep protocol requires. */
   validate(): void {
-    if (!this.done && this.dataCount === 0) throw namedError("RuntimeError", "No data batch was emitted");
+    if (!this.done && this.dataCount === 0) throw new ServiceError("RuntimeError", "No data batch was emitted");
   }
 
   private push(batch: RecordBatch): void {
-    if (this.done) throw namedError("RuntimeError", "output stream already finished");
-    if (this.dataCount > 0) throw namedError("RuntimeError", "Only one data batch may be emitted per call");
+    if (this.done) throw new ServiceError("RuntimeError", "output stream already finished");
+    if (this.dataCount > 0) throw new ServiceError("RuntimeError", "Only one data batch may be emitted per call");
     this.items.push({ kind: "batch", batch });
     this.dataCount++;
   }

@@ -4,7 +4,7 @@
  */
 import { RecordBatch, Struct, makeData, vectorFromArray, type Data, type Schema, Type } from "apache-arrow";
 import { sameType } from "../schema/row.js";
-import { namedError } from "./errors.js";
+import { ServiceError } from "../errors.js";
 
 const NUMERIC = new Set([Type.Int, Type.Float]);
 
@@ -17,7 +17,7 @@ export function reconcileInput(expected: Schema, batch: RecordBatch): RecordBatc
   const expectedNames = expected.fields.map((f) => f.name).sort();
   const actualNames = actual.fields.map((f) => f.name).sort();
   if (expectedNames.join("\0") !== actualNames.join("\0")) {
-    throw namedError(
+    throw new ServiceError(
       "TypeError",
       `Input schema mismatch: expected fields [${expected.fields.map((f) => `${f.name}: ${f.type}`).join(", ")}], got [${actual.fields.map((f) => `${f.name}: ${f.type}`).join(", ")}]`,
     );
@@ -37,7 +37,7 @@ export function reconcileInput(expected: Schema, batch: RecordBatch): RecordBatc
       }
       return vectorFromArray(out, f.type).data[0]!;
     }
-    throw namedError("TypeError", `Input schema mismatch: cannot cast field '${f.name}' from ${a.type} to ${f.type}`);
+    throw new ServiceError("TypeError", `Input schema mismatch: cannot cast field '${f.name}' from ${a.type} to ${f.type}`);
   });
   return new RecordBatch(expected, makeData({ type: new Struct(expected.fields), length: batch.numRows, nullCount: 0, children }), batch.metadata);
 }

@@ -13,7 +13,7 @@ import type { ServiceDefinition } from "../service/definition.js";
 import type { Implementation } from "../service/implementation.js";
 import { describeBatch } from "./describe.js";
 import { randomHex } from "../util/ids.js";
-import { namedError } from "./errors.js";
+import { Refusal } from "../errors.js";
 import { Reflection, reflectionImpl } from "../introspection/reflection.js";
 import type { AnyImpl, BatchIds, Binding, DispatchHost } from "./dispatch.js";
 import { Connection } from "./connection.js";
@@ -78,18 +78,8 @@ export class RpcServer<S extends ServiceDefinition = ServiceDefinition> implemen
    * first (the reference and the shared suite require this).
    */
   route(protocol: string | undefined): Binding | Error {
-    if (protocol === undefined || protocol === "") {
-      const hosted = [...this.bindings.keys()].sort().join(", ");
-      return namedError(
-        "ProtocolNotSpecifiedError",
-        `Request carries no '${Keys.protocol}' routing key. Every request must name the protocol it addresses. This server hosts: ${hosted}.`,
-        "protocol_not_specified",
-      );
-    }
-    const b = this.bindings.get(protocol);
-    if (b) return b;
-    const hosted = [...this.bindings.keys()].sort().join(", ");
-    return namedError("ProtocolNotSupportedError", `This server does not host protocol '${protocol}'. Hosted: ${hosted}.`, "protocol_not_supported");
+    if (protocol === undefined || protocol === "") return Refusal.protocolNotSpecified(Keys.protocol, [...this.bindings.keys()]);
+    return this.bindings.get(protocol) ?? Refusal.protocolNotSupported(protocol, [...this.bindings.keys()]);
   }
 
   /** Ids stamped on the log and error batches of a request (and whether errors carry tracebacks). */

@@ -1,14 +1,13 @@
 /** The protocol-version gate applied before parameter decoding. */
-import { ErrorKinds } from "../wire/keys.js";
 import { VERSION_RE, type ServiceDefinition } from "../service/definition.js";
-import { namedError } from "./errors.js";
+import { ErrorKind, ServiceError } from "../errors.js";
 
 /** Returns an error when the request's protocol version is incompatible with the service's. */
 export function checkProtocolVersion(def: ServiceDefinition, requested: string | undefined): Error | null {
   const ours = def.protocolVersion;
   if (ours === undefined) return null;
   const mismatch = (detail: string) => {
-    const err = namedError("ProtocolVersionError", `${def.name}: ${detail}`, ErrorKinds.protocolVersionMismatch);
+    const err = new ServiceError("ProtocolVersionError", `${def.name}: ${detail}`, ErrorKind.protocolVersionMismatch);
     // The structured form names the gated protocol (a server may host several).
     return Object.assign(err, {
       errorDetails: [

@@ -3,8 +3,8 @@
  * error batches, and the classification every client applies to a response.
  */
 import { Data, RecordBatch, Schema, Struct, makeBuilder, makeData, type Field } from "apache-arrow";
-import { RpcError } from "../errors.js";
-import { ErrorKinds, Keys, type LogLevel } from "./keys.js";
+import { RpcError, codeOfType } from "../errors.js";
+import { Keys, type LogLevel } from "./keys.js";
 
 export const EMPTY_SCHEMA = new Schema([]);
 
@@ -60,16 +60,6 @@ export function errorTypeOf(err: unknown): string {
 
 const MAX_TRACEBACK = 16_000;
 
-/** Canonical error codes of the reference's well-known exception classes. */
-const CODE_BY_TYPE: Record<string, string> = {
-  MethodNotImplementedError: "UNIMPLEMENTED",
-  ProtocolVersionError: "FAILED_PRECONDITION",
-  ProtocolNotSpecifiedError: "INVALID_ARGUMENT",
-  ProtocolNotSupportedError: "UNIMPLEMENTED",
-  SessionLostError: "ABORTED",
-  ServerDrainingError: "UNAVAILABLE",
-};
-
 /** Largest serialized `vgi_rpc.error_details` array; a bigger one is dropped whole. */
 export const MAX_ERROR_DETAILS_BYTES = 4096;
 
@@ -97,14 +87,9 @@ export function encodeErrorDetails(details: unknown): { objects: Record<string, 
 }
 
 /** The canonical error code of `err`: its own `errorCode`, else by exception type, else UNKNOWN. */
-/** The canonical code of a well-known error type name (`UNKNOWN` otherwise). */
-export function codeOfType(type: string): string {
-  return CODE_BY_TYPE[type] ?? "UNKNOWN";
-}
-
 export function errorCodeOf(err: unknown): string {
   const own = (err as { errorCode?: unknown } | null)?.errorCode;
-  return typeof own === "string" ? own : (CODE_BY_TYPE[errorTypeOf(err)] ?? "UNKNOWN");
+  return typeof own === "string" ? own : codeOfType(errorTypeOf(err));
 }
 
 /** An EXCEPTION batch describing `err`, on the stream's schema. */
@@ -230,4 +215,3 @@ function readErrorDetails(raw: string | undefined, fromExtra: unknown): Record<s
   return Array.isArray(v) ? v.filter((d): d is Record<string, unknown> => !!d && typeof d === "object" && !Array.isArray(d)) : [];
 }
 
-export { ErrorKinds };

@@ -40,10 +40,3 @@ export const TRANSPORT_OPTIONS_METHOD = "__transport_options__";
 export const LOG_LEVELS = ["EXCEPTION", "ERROR", "WARN", "INFO", "DEBUG", "TRACE"] as const;
 export type LogLevel = Exclude<(typeof LOG_LEVELS)[number], "EXCEPTION">;
 
-/** Well-known `vgi_rpc.error_kind` values (the set is open). */
-export const ErrorKinds = {
-  methodNotImplemented: "method_not_implemented",
-  protocolVersionMismatch: "protocol_version_mismatch",
-  sessionLost: "session_lost",
-  serverDraining: "server_draining",
-} as const;
