@@ -26,7 +26,21 @@ export type {
   StreamInit,
   Columns,
 } from "./service/implementation.js";
-export { RpcError, ProtocolError, TransportError, ServiceError } from "./errors.js";
+export {
+  RpcError,
+  ProtocolError,
+  TransportError,
+  ServiceError,
+  isRpcError,
+  ErrorType,
+  ErrorCode,
+  ErrorKind,
+  type ErrorTypeName,
+  type KnownErrorType,
+  type ErrorCodeName,
+  type ErrorKindName,
+  type RpcErrorFields,
+} from "./errors.js";
 export type { LogMessage } from "./wire/batches.js";
 export type { LogLevel } from "./wire/keys.js";
 export { RpcServer, hosted, type ServerOptions, type CallRecord, type ConnectionInfo, type HostedProtocol } from "./server/server.js";
@@ -42,7 +56,7 @@ export { InputValidationError } from "./client/session-core.js";
 export { pipePair, servePipe, type PipeOptions } from "./transport/pipe.js";
 export type { ByteChannel, ByteSource, ByteSink } from "./wire/bytes.js";
 export { CallTimeoutError } from "./client/connection.js";
-export { IpcFormatError, IpcValidationError, MessageTooLargeError } from "./wire/ipc.js";
+export { IpcFormatError, IpcValidationError, MessageTooLargeError, StrayTextError } from "./wire/ipc.js";
 export { IpcValidation, IPC_VALIDATION_ENV, type IpcValidationLevel } from "./wire/validate.js";
 export {
   DEFAULT_MAX_MESSAGE_BYTES,
