@@ -30,6 +30,14 @@ test("the quick start runs and prints what the README says", () => {
   assert.match(out, /^Hello, Ada!$/m);
 });
 
+test("the interceptors example times both sides and carries metadata to the handler", () => {
+  const out = run("examples/interceptors.js");
+  assert.match(out, /^server: sleep \(call\) from trace 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 took \d+ ms$/m);
+  assert.match(out, /^client: sleep took \d+ ms$/m);
+  assert.match(out, /^slept 20 ms$/m);
+  assert.ok(out.indexOf("server: sleep") < out.indexOf("client: sleep"), "the server interceptor finishes inside the client's");
+});
+
 test("the calculator example runs over a subprocess", () => {
   const out = run("examples/calculator/client.js");
   assert.match(out, /add\(2, 3\) = 5/);
