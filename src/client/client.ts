@@ -16,12 +16,14 @@ import type {
   UnaryMethod,
 } from "../service/definition.js";
 import { RpcConnection, type ConnectionOptions } from "./connection.js";
-import type { CallTransport, ExchangeSession, ProducerStream, RequestSpec } from "./transport.js";
+import type { CallTransport, ClientSetup, ExchangeSession, ProducerStream, RequestSpec } from "./transport.js";
+
+export type { ClientSetup };
 import { DESCRIBE_METHOD } from "../wire/keys.js";
 import { EMPTY_SCHEMA } from "../wire/batches.js";
 import type { RecordBatch } from "apache-arrow";
 import { metadataMap, type CallLimits, type CallOptions } from "./call-options.js";
-import { composeInterceptors, type CallKind, type ClientCall, type ClientInterceptor, type ClientNext } from "./interceptors.js";
+import { composeInterceptors, type CallKind, type ClientCall, type ClientNext } from "./interceptors.js";
 
 type HeaderOf<H> = H extends StructType<infer F> ? InferFields<F> : undefined;
 type ResultOf<R> = R extends null ? void : Infer<R>;
@@ -53,22 +55,13 @@ export type Client<S extends ServiceDefinition> = { [K in keyof S["methods"]]: C
 
 export type ClientOptions = ConnectionOptions;
 
-/** How `clientFor` wraps calls: interceptors, the transport's name, the default timeout. */
-export interface ClientSetup {
-  interceptors?: readonly ClientInterceptor[];
-  /** `ClientCall.transport` (default `"byte-stream"`). */
-  transport?: string;
-  /** The client-wide default `timeoutMs` (interceptors see it on `ClientCall.timeoutMs`). */
-  timeoutMs?: number;
-}
-
 /** Build a typed client over an existing byte channel. */
 export function createClient<S extends ServiceDefinition>(definition: S, channel: ByteChannel, options: ClientOptions = {}): Client<S> {
-  return clientFor(definition, new RpcConnection(channel, options), options);
+  return clientFor(definition, new RpcConnection(channel, options));
 }
 
-/** A typed client over any call transport. */
-export function clientFor<S extends ServiceDefinition>(definition: S, conn: CallTransport, setup: ClientSetup = {}): Client<S> {
+/** A typed client over any call transport; `setup` defaults to the transport's own (its options' interceptors, name, timeout). */
+export function clientFor<S extends ServiceDefinition>(definition: S, conn: CallTransport, setup: ClientSetup = conn.clientSetup ?? {}): Client<S> {
   const client: Record<string | symbol, unknown> = {};
   const interceptors = setup.interceptors ?? [];
   const chain = interceptors.length > 0 ? composeInterceptors(interceptors, (call) => perform(conn, definition, call)) : null;

@@ -11,7 +11,7 @@ import { readLog, type LogMessage } from "../wire/batches.js";
 import { TransportError } from "../errors.js";
 import { withDefaultLimits, type ByteStreamLimits } from "../wire/limits.js";
 import { drainLogs, nextData } from "./response-reader.js";
-import type { CallTransport, RequestSpec } from "./transport.js";
+import type { CallTransport, ClientSetup, RequestSpec } from "./transport.js";
 import type { ExchangeMethod, ProducerMethod } from "../service/definition.js";
 import { GiveUp, type CallLimits } from "./call-options.js";
 import { ConnectionQueue, type Release } from "./queue.js";
@@ -62,6 +62,11 @@ export class RpcConnection implements CallTransport, ByteConnection {
     readonly options: ConnectionOptions = {},
   ) {
     this.framer = new MessageFramer(channel.source, { ...withDefaultLimits(options), ipcValidation: options.ipcValidation });
+  }
+
+  get clientSetup(): ClientSetup {
+    const { interceptors, transport, timeoutMs } = this.options;
+    return { interceptors, transport, timeoutMs };
   }
 
   /** A call's limits with the connection's default timeout. */

@@ -9,6 +9,16 @@ import type { ExchangeMethod, ProducerMethod } from "../service/definition.js";
 import type { Columns } from "../service/implementation.js";
 import { batchFromColumns, rowsToColumns } from "../core/columns.js";
 import { metadataMap, type CallLimits, type CallMetadata } from "./call-options.js";
+import type { ClientInterceptor } from "./interceptors.js";
+
+/** How a typed client wraps calls: interceptors, the transport's name, the default timeout. */
+export interface ClientSetup {
+  interceptors?: readonly ClientInterceptor[];
+  /** `ClientCall.transport` (default `"byte-stream"`). */
+  transport?: string;
+  /** The client-wide default `timeoutMs` (interceptors see it on `ClientCall.timeoutMs`). */
+  timeoutMs?: number;
+}
 
 export { metadataMap };
 
@@ -65,6 +75,8 @@ export interface CallTransport {
   unary(spec: RequestSpec, limits?: CallLimits): Promise<RecordBatch | null>;
   producer(def: ProducerMethod, spec: RequestSpec, limits?: CallLimits): Promise<ProducerStream<unknown>>;
   exchange(def: ExchangeMethod, spec: RequestSpec, limits?: CallLimits): Promise<ExchangeSession<unknown>>;
+  /** How a typed client over this transport wraps its calls (from the transport's options). */
+  readonly clientSetup?: ClientSetup;
   close(): Promise<void>;
 }
 

@@ -7,7 +7,7 @@
  */
 import type { RecordBatch } from "apache-arrow";
 import type { ExchangeMethod, ProducerMethod } from "../service/definition.js";
-import type { CallTransport, RequestSpec } from "../client/transport.js";
+import type { CallTransport, ClientSetup, RequestSpec } from "../client/transport.js";
 import { requestBatch } from "../client/request.js";
 import { CallTimeoutError, GiveUp, type CallLimits } from "../client/call-options.js";
 import { encodeStream } from "../wire/ipc.js";
@@ -60,6 +60,10 @@ export class HttpTransport implements CallTransport, HttpStreamIO, UploadIO {
     const f = options.fetch ?? globalThis.fetch;
     if (typeof f !== "function") throw new TypeError("no fetch implementation: pass options.fetch");
     this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  }
+
+  get clientSetup(): ClientSetup {
+    return { interceptors: this.options.interceptors, transport: "http", timeoutMs: this.options.timeoutMs };
   }
 
   /** `{baseUrl}{prefix}`. */

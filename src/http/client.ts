@@ -27,8 +27,7 @@ export type { HttpCapabilities } from "./client-capabilities.js";
  * (e.g. `http://127.0.0.1:8080`; routes are `{baseUrl}{prefix}/{protocol}/{method}`).
  */
 export function httpConnect<S extends ServiceDefinition>(definition: S, baseUrl: string, options: HttpClientOptions = {}): HttpClient<S> {
-  const setup = { interceptors: options.interceptors, transport: "http", timeoutMs: options.timeoutMs };
-  return clientFor(definition, new HttpTransport(baseUrl, options), setup) as HttpClient<S>;
+  return clientFor(definition, new HttpTransport(baseUrl, options)) as HttpClient<S>;
 }
 
 /** A typed client over HTTP; `connection` is the {@link HttpTransport} (capabilities, raw calls). */
