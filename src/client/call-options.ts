@@ -47,6 +47,11 @@ export class CallAbortedError extends TransportError {
   }
 }
 
+/** A call's limits, its timeout defaulting to a client-wide `timeoutMs`. */
+export function withDefaultTimeout(limits: CallLimits, timeoutMs: number | undefined): CallLimits {
+  return limits.timeoutMs === undefined ? { signal: limits.signal, timeoutMs } : limits;
+}
+
 /** Metadata as a fresh Map. */
 export function metadataMap(md: CallMetadata): Map<string, string> {
   return new Map(md instanceof Map ? md : Object.entries(md as Record<string, string>));
@@ -161,5 +166,15 @@ export class GiveUp {
     this.dispose();
     this.ctrl?.abort(this.error(""));
     for (const f of this.listeners.splice(0)) f(why);
+  }
+}
+
+/** Run `op` with a fresh give-up of `limits` (disposed after), naming the call `what`. */
+export async function withGiveUp<T>(limits: CallLimits, what: string, op: (giveUp: GiveUp) => Promise<T>): Promise<T> {
+  const giveUp = new GiveUp(limits, what);
+  try {
+    return await op(giveUp);
+  } finally {
+    giveUp.dispose();
   }
 }

@@ -13,7 +13,7 @@ import { withDefaultLimits, type ByteStreamLimits } from "../wire/limits.js";
 import { drainLogs, nextData } from "./response-reader.js";
 import type { CallTransport, ClientSetup, RequestSpec } from "./transport.js";
 import type { ExchangeMethod, ProducerMethod } from "../service/definition.js";
-import { GiveUp, type CallLimits } from "./call-options.js";
+import { withDefaultTimeout, withGiveUp, type CallLimits, type GiveUp } from "./call-options.js";
 import { ConnectionQueue, type Release } from "./queue.js";
 import { requestBatch } from "./request.js";
 import { ByteStreamExchange, ByteStreamProducer, MID_RESPONSE, type ByteConnection } from "./byte-streams.js";
@@ -69,10 +69,7 @@ export class RpcConnection implements CallTransport, ByteConnection {
     return { interceptors, transport, timeoutMs };
   }
 
-  /** A call's limits with the connection's default timeout. */
-  private limitsOf(limits: CallLimits): CallLimits {
-    return limits.timeoutMs === undefined ? { signal: limits.signal, timeoutMs: this.options.timeoutMs } : limits;
-  }
+
 
   /** Deliver a log batch to the callback. */
   log(batch: RecordBatch): void {
@@ -146,17 +143,14 @@ export class RpcConnection implements CallTransport, ByteConnection {
 
   /** A unary call: returns the result batch (or null for void). */
   async unary(spec: RequestSpec, limits: CallLimits = {}): Promise<RecordBatch | null> {
-    const giveUp = new GiveUp(this.limitsOf(limits), `method '${spec.method}'`);
-    try {
+    return withGiveUp(withDefaultTimeout(limits, this.options.timeoutMs), `method '${spec.method}'`, async (giveUp) => {
       const release = await this.acquire(`call '${spec.method}'`, giveUp);
       try {
         return await giveUp.race(() => this.unaryIO(spec), MID_RESPONSE, (err) => this.fail(err));
       } finally {
         release();
       }
-    } finally {
-      giveUp.dispose();
-    }
+    });
   }
 
   private async unaryIO(spec: RequestSpec): Promise<RecordBatch | null> {
@@ -168,11 +162,11 @@ export class RpcConnection implements CallTransport, ByteConnection {
   }
 
   producer(def: ProducerMethod, spec: RequestSpec, limits: CallLimits = {}): Promise<ByteStreamProducer<unknown>> {
-    return new ByteStreamProducer<unknown>(this, def, spec, this.limitsOf(limits)).open();
+    return new ByteStreamProducer<unknown>(this, def, spec, withDefaultTimeout(limits, this.options.timeoutMs)).open();
   }
 
   exchange(def: ExchangeMethod, spec: RequestSpec, limits: CallLimits = {}): Promise<ByteStreamExchange<unknown>> {
-    return new ByteStreamExchange<unknown>(this, def, spec, this.limitsOf(limits)).open();
+    return new ByteStreamExchange<unknown>(this, def, spec, withDefaultTimeout(limits, this.options.timeoutMs)).open();
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,7 @@
 import type { RecordBatch, Schema } from "apache-arrow";
 import { ProtocolError } from "../errors.js";
 import type { ExchangeMethod, StreamMethod } from "../service/definition.js";
-import { GiveUp, metadataMap, type CallLimits } from "./call-options.js";
+import { metadataMap, withGiveUp, type CallLimits, type GiveUp } from "./call-options.js";
 import {
   collectBatches,
   iterateBatches,
@@ -86,14 +86,8 @@ abstract class SessionCore<H> implements AsyncDisposable {
     return this;
   }
 
-  /** Run `op` under a fresh give-up of `limits` (by default the session's). */
-  private async withGiveUp<T>(limits: CallLimits, op: (giveUp: GiveUp) => Promise<T>): Promise<T> {
-    const giveUp = new GiveUp(limits, `method '${this.method}'`);
-    try {
-      return await op(giveUp);
-    } finally {
-      giveUp.dispose();
-    }
+  private withGiveUp<T>(limits: CallLimits, op: (giveUp: GiveUp) => Promise<T>): Promise<T> {
+    return withGiveUp(limits, `method '${this.method}'`, op);
   }
 
   /** Run one turn's I/O under a fresh give-up of the session's limits. */

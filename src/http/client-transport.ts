@@ -9,7 +9,7 @@ import type { RecordBatch } from "apache-arrow";
 import type { ExchangeMethod, ProducerMethod } from "../service/definition.js";
 import type { CallTransport, ClientSetup, RequestSpec } from "../client/transport.js";
 import { requestBatch } from "../client/request.js";
-import { CallTimeoutError, GiveUp, type CallLimits } from "../client/call-options.js";
+import { CallTimeoutError, withDefaultTimeout, withGiveUp, type CallLimits } from "../client/call-options.js";
 import { encodeStream } from "../wire/ipc.js";
 import { resolveIpcValidation, type IpcValidationLevel } from "../wire/validate.js";
 import { ProtocolError, RpcError, TransportError } from "../errors.js";
@@ -206,19 +206,13 @@ export class HttpTransport implements CallTransport, HttpStreamIO, UploadIO {
     return fetchUploadUrls(this, count);
   }
 
-  /** A call's limits with the client's default timeout. */
-  private limitsOf(limits: CallLimits): CallLimits {
-    return limits.timeoutMs === undefined ? { signal: limits.signal, timeoutMs: this.options.timeoutMs } : limits;
-  }
+
 
   /** A unary call: the result batch, or null for a void result. */
-  async unary(spec: RequestSpec, limits: CallLimits = {}): Promise<RecordBatch | null> {
-    const giveUp = new GiveUp(this.limitsOf(limits), `method '${spec.method}'`);
-    try {
-      return await giveUp.race(() => this.unaryIO(spec, giveUp.signal), () => "");
-    } finally {
-      giveUp.dispose();
-    }
+  unary(spec: RequestSpec, limits: CallLimits = {}): Promise<RecordBatch | null> {
+    return withGiveUp(withDefaultTimeout(limits, this.options.timeoutMs), `method '${spec.method}'`, (giveUp) =>
+      giveUp.race(() => this.unaryIO(spec, giveUp.signal), () => ""),
+    );
   }
 
   private async unaryIO(spec: RequestSpec, signal: AbortSignal | undefined): Promise<RecordBatch | null> {
@@ -243,11 +237,11 @@ export class HttpTransport implements CallTransport, HttpStreamIO, UploadIO {
   }
 
   producer(def: ProducerMethod, spec: RequestSpec, limits: CallLimits = {}): Promise<HttpProducerStream<unknown>> {
-    return new HttpProducerStream<unknown>(this, def, spec, this.limitsOf(limits)).open();
+    return new HttpProducerStream<unknown>(this, def, spec, withDefaultTimeout(limits, this.options.timeoutMs)).open();
   }
 
   exchange(def: ExchangeMethod, spec: RequestSpec, limits: CallLimits = {}): Promise<HttpExchangeSession<unknown>> {
-    return new HttpExchangeSession<unknown>(this, def, spec, this.limitsOf(limits)).open();
+    return new HttpExchangeSession<unknown>(this, def, spec, withDefaultTimeout(limits, this.options.timeoutMs)).open();
   }
 
   /** Close the client: in-flight requests are aborted, later calls fail. */
