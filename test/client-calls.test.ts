@@ -236,6 +236,31 @@ describe("HTTP calls", { timeout: 30_000 }, () => {
     await strict.close();
   });
 
+  test("a stream's turns run under the call's timeout and signal over HTTP too", async () => {
+    let hangTurns = false;
+    const hanging: typeof fetch = (input, init) => {
+      if (!hangTurns || !String(input).endsWith("/exchange")) return fetch(input, init);
+      return new Promise((_, reject) => init!.signal!.addEventListener("abort", () => reject(init!.signal!.reason), { once: true }));
+    };
+    const c = httpConnect(Echo, listener.url, { fetch: hanging });
+    const stream = await c.metaStream({ key: "k" }, { timeoutMs: 150 });
+    assert.ok(await stream.next()); // delivered by /init
+    hangTurns = true;
+    const err = await within(stream.next().catch((e: unknown) => e), 3000, "HTTP turn");
+    assert.ok(err instanceof CallTimeoutError, String(err));
+    assert.match(err.message, /method 'metaStream'/);
+    assert.equal(await stream.next(), null, "a turn given up ends the stream");
+    const ctrl = new AbortController();
+    hangTurns = false;
+    const second = await c.metaStream({ key: "k" }, { signal: ctrl.signal });
+    assert.ok(await second.next());
+    hangTurns = true;
+    const p = second.next().catch((e: unknown) => e);
+    setTimeout(() => ctrl.abort(), 30);
+    assert.ok((await within(p, 3000, "aborted HTTP turn")) instanceof CallAbortedError);
+    await c.close();
+  });
+
   test("a local input error in an HTTP exchange leaves the session usable", async () => {
     const c = httpConnect(ConformanceService, conformance.url);
     const session = await c.exchange_scale({ factor: 3 });
