@@ -83,7 +83,7 @@ describe("client interceptors", { timeout: 60_000 }, () => {
             ["metaStream", "producer", "TransportEcho"],
           ],
         );
-        assert.equal(seen[0]!.transport, kind === "http" ? "http" : "byte-stream");
+        assert.equal(seen[0]!.transport, kind, "each client names its transport");
         assert.deepEqual(seen[1]!.params, { key: "tenant" });
       } finally {
         await c.close();

@@ -23,7 +23,8 @@ import { DESCRIBE_METHOD } from "../wire/keys.js";
 import { EMPTY_SCHEMA } from "../wire/batches.js";
 import type { RecordBatch } from "apache-arrow";
 import { metadataMap, type CallLimits, type CallOptions } from "./call-options.js";
-import { composeInterceptors, type CallKind, type ClientCall, type ClientNext } from "./interceptors.js";
+import type { CallKind, ClientCall, ClientNext } from "./interceptors.js";
+import { composeInterceptors } from "../core/interceptors.js";
 
 type HeaderOf<H> = H extends StructType<infer F> ? InferFields<F> : undefined;
 type ResultOf<R> = R extends null ? void : Infer<R>;

@@ -41,7 +41,7 @@ export interface ConnectionOptions extends ByteStreamLimits {
   ipcValidation?: IpcValidationLevel;
   /** Wrap every call of the typed client (the first is the outermost). */
   interceptors?: readonly ClientInterceptor[];
-  /** The transport's name as interceptors see it (`ClientCall.transport`; default `"byte-stream"`). */
+  /** The transport's name as interceptors see it (`ClientCall.transport`: `"pipe"`, `"unix"`, `"tcp"`, `"subprocess"`; default `"byte-stream"`). */
   transport?: string;
 }
 

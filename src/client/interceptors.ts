@@ -15,7 +15,7 @@ export interface ClientCall {
   readonly protocol: string;
   readonly method: string;
   readonly kind: CallKind;
-  /** The transport: `"http"`, or the byte-stream client's `transport` option (default `"byte-stream"`). */
+  /** The transport: `"pipe"`, `"unix"`, `"tcp"`, `"subprocess"`, `"http"` (a custom byte channel: its `transport` option, default `"byte-stream"`). */
   readonly transport: string;
   /** The call's parameters, as the caller passed them. */
   readonly params: Readonly<Record<string, unknown>> | undefined;
@@ -32,10 +32,3 @@ export type ClientNext = (call: ClientCall) => Promise<unknown>;
 
 /** Wraps the rest of the chain. */
 export type ClientInterceptor = (next: ClientNext) => ClientNext;
-
-/** `last` wrapped by `interceptors`, the first one outermost. */
-export function composeInterceptors(interceptors: readonly ClientInterceptor[], last: ClientNext): ClientNext {
-  let next = last;
-  for (let i = interceptors.length - 1; i >= 0; i--) next = interceptors[i]!(next);
-  return next;
-}

@@ -676,7 +676,6 @@ class DictStringType extends VType<string> {
 type StructFields = Record<string, VType<any, boolean>>;
 /** Named field types: a method's parameters, a stream's input or output columns. */
 export type FieldTypes = Record<string, VType<any, boolean>>;
-type Simplify<T> = { [K in keyof T]: T[K] } & {};
 /** The JS object type of a struct's fields. */
 export type InferFields<F extends StructFields> = { -readonly [K in keyof F]: Infer<F[K]> };
 

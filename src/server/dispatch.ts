@@ -25,7 +25,8 @@ import { reconcileInput } from "./reconcile.js";
 import { checkProtocolVersion } from "./version.js";
 import { Refusal, ServiceError } from "../errors.js";
 import { boundLogger, type Logger, type ServerLogSink } from "./logger.js";
-import { intercept, type ServerCall, type ServerInterceptor } from "./interceptors.js";
+import type { ServerCall, ServerInterceptor } from "./interceptors.js";
+import { composeInterceptors } from "../core/interceptors.js";
 
 export type Handler = (params: Record<string, unknown>, ctx: CallContext) => unknown;
 export type AnyImpl = Record<string, Handler>;
@@ -156,7 +157,7 @@ async function intercepted(
     stats: ctx.stats,
     responseMetadata,
   };
-  await intercept(interceptors, () => body())(call);
+  await composeInterceptors(interceptors, () => body())(call);
   return responseMetadata.size > 0 ? responseMetadata : null;
 }
 

@@ -40,10 +40,3 @@ export interface ServerCall {
 /** Runs the rest of the chain (and finally the handler); rejects with the call's error. */
 export type ServerNext = (call: ServerCall) => Promise<void>;
 export type ServerInterceptor = (next: ServerNext) => ServerNext;
-
-/** `handler` wrapped by `interceptors`, the first outermost. */
-export function intercept(interceptors: readonly ServerInterceptor[], handler: ServerNext): ServerNext {
-  let next = handler;
-  for (let i = interceptors.length - 1; i >= 0; i--) next = interceptors[i]!(next);
-  return next;
-}

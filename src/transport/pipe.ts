@@ -67,5 +67,5 @@ export function servePipe<S extends ServiceDefinition>(
   const server = new RpcServer(definition, implementation, options.server);
   const [clientEnd, serverEnd] = pipePair();
   server.serve(serverEnd, { transport: "pipe" }).catch(() => {}); // serve() reports to onError
-  return createClient(definition, clientEnd, options);
+  return createClient(definition, clientEnd, { transport: "pipe", ...options });
 }

@@ -193,7 +193,7 @@ export async function connectUnix<S extends ServiceDefinition>(
 ): Promise<Client<S>> {
   const { connectTimeoutMs, ...clientOptions } = options;
   const socket = await open(() => net.createConnection({ path }), `unix socket ${path}`, connectTimeoutMs);
-  return createClient(definition, nodeChannel(socket, socket), clientOptions);
+  return createClient(definition, nodeChannel(socket, socket), { transport: "unix", ...clientOptions });
 }
 
 /** Connect to a TCP server (Nagle disabled). Rejects with {@link TransportError}. */
@@ -206,7 +206,7 @@ export async function connectTcp<S extends ServiceDefinition>(
   const host = address.host ?? "127.0.0.1";
   const socket = await open(() => net.createConnection({ host, port: address.port, noDelay: true }), `tcp ${endpoint(host, address.port)}`, connectTimeoutMs);
   socket.setNoDelay(true);
-  return createClient(definition, nodeChannel(socket, socket), clientOptions);
+  return createClient(definition, nodeChannel(socket, socket), { transport: "tcp", ...clientOptions });
 }
 
 /** Wait for a socket to connect; failures become TransportErrors. */

@@ -141,7 +141,7 @@ export function connect<S extends ServiceDefinition>(
     close: () => (closing ??= stopWorker(child, exited, () => exit !== null, killTimeoutMs)),
   };
 
-  const connection = new RpcConnection(channel, clientOptions);
+  const connection = new RpcConnection(channel, { transport: "subprocess", ...clientOptions });
   connection.framer.strayTextLabel = "worker wrote text to stdout";
   const client = clientFor(definition, connection);
   if (!Object.hasOwn(definition.methods, "worker")) {
