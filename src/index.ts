@@ -67,7 +67,7 @@ export {
   WriteTimeoutError,
   type ByteStreamLimits,
 } from "./wire/limits.js";
-export { describeService, listMethods, introspect, parseDescribe, type ServiceInfo, type MethodInfo } from "./introspection/introspect.js";
+export { describeService, listMethods, introspect, parseDescribe, type ServiceInfo, type MethodInfo } from "./client/introspect.js";
 export { createHttpHandler, type HttpHandler, type HttpServerOptions, type HttpCallInfo } from "./http/server.js";
 export { AuthError, authenticated, bearerAuth, apiKeyAuth, anyOf, bearerToken, type Authenticate, type AuthReason } from "./http/auth.js";
 export type { StateClass } from "./http/state-codec.js";

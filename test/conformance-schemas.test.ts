@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { type DataType, type Field, type Schema, Type } from "apache-arrow";
 import { connect } from "../src/transport/subprocess.js";
 import { Reflection } from "../src/introspection/reflection.js";
-import { describeService, introspect, type MethodInfo, type ServiceInfo } from "../src/introspection/introspect.js";
+import { describeService, introspect, type MethodInfo, type ServiceInfo } from "../src/client/introspect.js";
 import { ConformanceService } from "../src/conformance/service.js";
 import { Secondary, SECONDARY_PROTOCOL } from "../src/conformance/secondary.js";
 import { referenceBin, repoRoot } from "./support/reference.js";

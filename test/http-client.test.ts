@@ -27,7 +27,7 @@ import { batchFromColumns } from "../src/core/columns.js";
 import { decodeStreamSync } from "../src/wire/ipc.js";
 import { EMPTY_SCHEMA } from "../src/wire/batches.js";
 import { Keys } from "../src/wire/keys.js";
-import { decodeBody } from "../src/http/compression.js";
+import { decodeBody } from "../src/core/compression.js";
 import { DEFAULT_MAX_BODY_BYTES } from "../src/http/headers.js";
 
 // ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import { makeBatch } from "../src/wire/batches.js";
 import { decodeStreamSync, encodeStream } from "../src/wire/ipc.js";
 import { Keys } from "../src/wire/keys.js";
 import { zstdStored } from "../src/http/zstd.js";
-import { gzipEncode } from "../src/http/compression.js";
+import { gzipEncode } from "../src/core/compression.js";
 import { referencePython } from "./support/reference.js";
 
 const ARROW = "application/vnd.apache.arrow.stream";

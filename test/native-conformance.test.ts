@@ -26,7 +26,7 @@ import { ProtocolError, RpcError, introspect, type Client, type LogMessage } fro
 import { connect, connectTcp, connectUnix } from "../src/node.js";
 import { defineService } from "../src/service/definition.js";
 import { ConformanceService } from "../src/conformance/service.js";
-import { describeService } from "../src/introspection/introspect.js";
+import { describeService } from "../src/client/introspect.js";
 import { schemaTokens } from "../src/introspection/type-tokens.js";
 import { decodeStreamSync, deserializeSchema, encodeStream, serializeSchema } from "../src/wire/ipc.js";
 import { referenceBin, repoRoot } from "./support/reference.js";

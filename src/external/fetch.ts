@@ -6,7 +6,7 @@
  * size is capped separately; diagnostics never show userinfo, query or
  * fragment (signed query parameters are bearer credentials).
  */
-import { BodyTooLargeError, decodeBody, readLimited } from "../http/compression.js";
+import { BodyTooLargeError, decodeBody, readLimited } from "../core/compression.js";
 
 /** Throws to refuse a URL (the message should say why). */
 export type UrlValidator = (url: string) => void;

@@ -10,7 +10,7 @@ import { readLog, type LogMessage } from "../wire/batches.js";
 import { ProtocolError, RpcError, TransportError } from "../errors.js";
 import { drainLogs, nextData } from "../client/response-reader.js";
 import { Headers_ } from "./headers.js";
-import { BadEncodingError, BodyTooLargeError, decodeBody, readLimited } from "./compression.js";
+import { BadEncodingError, BodyTooLargeError, decodeBody, readLimited } from "../core/compression.js";
 import { httpError, tooLarge, unauthorized } from "./client-errors.js";
 
 const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];

@@ -14,7 +14,7 @@ import { encodeStream } from "../wire/ipc.js";
 import { resolveIpcValidation, type IpcValidationLevel } from "../wire/validate.js";
 import { ProtocolError, RpcError, TransportError } from "../errors.js";
 import { ARROW_CONTENT_TYPE, DEFAULT_MAX_BODY_BYTES, Headers_, MIN_RESPONSE_BUDGET, rpcPath } from "./headers.js";
-import { gzipEncodeAsync, yieldToEventLoop } from "./compression.js";
+import { gzipEncodeAsync, yieldToEventLoop } from "../core/compression.js";
 import type { UploadUrl } from "./upload-urls.js";
 import type { HttpClientOptions } from "./client-options.js";
 import { parseCapabilities, type HttpCapabilities } from "./client-capabilities.js";

@@ -10,7 +10,7 @@
  */
 import type { ServiceDefinition } from "../service/definition.js";
 import { clientFor, type Client } from "../client/client.js";
-import { introspect, type ServiceInfo } from "../introspection/introspect.js";
+import { introspect, type ServiceInfo } from "../client/introspect.js";
 import type { UploadUrl } from "./upload-urls.js";
 import { HttpTransport } from "./client-transport.js";
 import type { HttpClientOptions } from "./client-options.js";

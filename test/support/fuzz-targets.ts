@@ -19,7 +19,7 @@ import { createClient, type Client } from "../../src/client/client.js";
 import { RpcError, ProtocolError, TransportError } from "../../src/errors.js";
 import { createHttpHandler, type HttpHandler } from "../../src/http/server.js";
 import { httpConnect } from "../../src/http/client.js";
-import { decodeBody, gzipEncode } from "../../src/http/compression.js";
+import { decodeBody, gzipEncode } from "../../src/core/compression.js";
 import { zstdEncode } from "../../src/http/zstd.js";
 import type { ByteSink } from "../../src/wire/bytes.js";
 import { ByteQueue, FuzzFailure, concat, decodeOutput, isErrorStream, rawPair, readAll, splitStreams, withDeadline, type Frame } from "./fuzz.js";

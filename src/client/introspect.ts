@@ -7,10 +7,10 @@ import type { RecordBatch, Schema } from "apache-arrow";
 import type { ServiceDefinition } from "../service/definition.js";
 import { deserializeSchema } from "../wire/ipc.js";
 import { Keys } from "../wire/keys.js";
-import type { CallTransport } from "../client/transport.js";
-import { clientFor, describeRemote } from "../client/client.js";
+import type { CallTransport } from "./transport.js";
+import { clientFor, describeRemote } from "./client.js";
 import { RpcError } from "../errors.js";
-import { REFLECTION_PROTOCOL, Reflection, serviceDescription, type ServiceDescriptionValue } from "./reflection.js";
+import { REFLECTION_PROTOCOL, Reflection, serviceDescription, type ServiceDescriptionValue } from "../introspection/reflection.js";
 
 export interface MethodInfo {
   name: string;
