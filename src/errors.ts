@@ -90,7 +90,7 @@ export function parseErrorCode(value: unknown): ErrorCodeName {
 export interface RpcErrorFields {
   /** Remote exception class name, e.g. `ValueError` (Python) or `TypeError` (JS). */
   errorType: ErrorTypeName;
-  /** Remote message, as the server formatted it (`"<Type>: <message>"`). */
+  /** The remote message (without the `"<Type>: "` prefix of the wire's log message; `errorType` says it). */
   message: string;
   remoteTraceback?: string;
   requestId?: string;

@@ -55,7 +55,7 @@ test("a 16 MiB echo fits a 16 MiB + headroom budget (and not a bare 16 MiB one: 
     const fits = httpConnect(ConformanceService, listener.url, { maxResponseBytes: 16 * MiB + FRAMING_HEADROOM });
     assert.equal((await fits.echo_bytes({ data })).byteLength, data.byteLength);
     const bare = httpConnect(ConformanceService, listener.url, { maxResponseBytes: 16 * MiB });
-    await assert.rejects(bare.echo_bytes({ data }), (err: unknown) => err instanceof RpcError && /ResponseTooLarge/.test(err.message));
+    await assert.rejects(bare.echo_bytes({ data }), (err: unknown) => err instanceof RpcError && err.errorType === "ResponseTooLargeError");
   } finally {
     await listener.close();
   }

@@ -51,7 +51,7 @@ export class InputStream {
   }
 
   async send(batch: RecordBatch): Promise<void> {
-    if (this.ended) throw new ProtocolError("ProtocolError: the stream's input is already closed");
+    if (this.ended) throw new ProtocolError("the stream's input is already closed");
     let prefix: Uint8Array | null = null;
     if (!this.writer) {
       this.writer = new IpcStreamWriter(batch.schema);

@@ -12,8 +12,8 @@ import type { Schema } from "apache-arrow";
 function checkSchema(expected: Schema, actual: Schema, what: string): void {
   for (const f of expected.fields) {
     const got = actual.fields.find((g) => g.name === f.name);
-    if (!got) throw new ProtocolError(`ProtocolError: ${what} has no field '${f.name}'`);
-    if (!sameType(f.type, got.type)) throw new ProtocolError(`ProtocolError: ${what} field '${f.name}' has type ${got.type}, expected ${f.type}`);
+    if (!got) throw new ProtocolError(`${what} has no field '${f.name}'`);
+    if (!sameType(f.type, got.type)) throw new ProtocolError(`${what} field '${f.name}' has type ${got.type}, expected ${f.type}`);
   }
 }
 
@@ -25,7 +25,7 @@ function checkSchema(expected: Schema, actual: Schema, what: string): void {
 export function decodeResult(type: VType, resultSchema: Schema, batch: RecordBatch, method: string): unknown {
   checkSchema(resultSchema, batch.schema, `result of '${method}'`);
   const name = resultSchema.fields[0]!.name;
-  if (batch.numRows < 1) throw new ProtocolError(`ProtocolError: result of '${method}' has no rows`);
+  if (batch.numRows < 1) throw new ProtocolError(`result of '${method}' has no rows`);
   const column = batch.data.children[batch.schema.fields.findIndex((f) => f.name === name)]!;
   return undecodable(`result of '${method}'`, () => decodeValue(type, column, name));
 }
@@ -39,7 +39,7 @@ function undecodable<T>(what: string, decode: () => T): T {
   try {
     return decode();
   } catch (err) {
-    throw new ProtocolError(`ProtocolError: ${what} does not decode: ${(err as Error)?.message ?? String(err)}`);
+    throw new ProtocolError(`${what} does not decode: ${(err as Error)?.message ?? String(err)}`);
   }
 }
 

@@ -19,11 +19,11 @@ import {
 } from "./transport.js";
 
 /** A session used after it ended or was cancelled. */
-export const closedError = () => new ProtocolError("ProtocolError: Stream has been closed or cancelled");
+export const closedError = () => new ProtocolError("Stream has been closed or cancelled");
 /** The server ended an exchange stream instead of answering an input. */
-export const exchangeEndedError = () => new ProtocolError("ProtocolError: server ended the exchange stream");
+export const exchangeEndedError = () => new ProtocolError("server ended the exchange stream");
 /** A stream's header stream had no data batch. */
-export const missingHeaderError = () => new ProtocolError("ProtocolError: stream header IPC stream ended without a data batch");
+export const missingHeaderError = () => new ProtocolError("stream header IPC stream ended without a data batch");
 
 /** Input that cannot become a batch of the method's input schema; raised before anything is sent. */
 export class InputValidationError extends TypeError {

@@ -105,7 +105,7 @@ export class ArrowBody {
   /** The next stream of the body (a stream's output after its header). */
   async another(): Promise<IpcStreamReader> {
     const reader = await this.wrap(() => IpcStreamReader.open(this.framer));
-    if (!reader) throw new ProtocolError("ProtocolError: the response ended before the stream's output");
+    if (!reader) throw new ProtocolError("the response ended before the stream's output");
     return reader;
   }
 

@@ -15,7 +15,7 @@ export class AuthenticationError extends RpcError {
   ) {
     let message = detail || reason;
     if (proxyHint) message = `${message}\n\n${proxyHint}`;
-    super({ errorType: "AuthenticationError", message: `AuthenticationError: ${message}`, errorCode: "UNAUTHENTICATED", requestId });
+    super({ errorType: "AuthenticationError", message: `${message}`, errorCode: "UNAUTHENTICATED", requestId });
     this.name = "AuthenticationError";
   }
 }
@@ -30,9 +30,9 @@ const AUTH_REASONS = new Set([
   "unauthorized",
 ]);
 
-export const httpError = (message: string) => new RpcError({ errorType: "HttpError", message: `HttpError: ${message}` });
+export const httpError = (message: string) => new RpcError({ errorType: "HttpError", message: `${message}` });
 export const tooLarge = (message: string) =>
-  new RpcError({ errorType: "ResponseTooLargeError", message: `ResponseTooLargeError: ${message}`, errorCode: "RESOURCE_EXHAUSTED" });
+  new RpcError({ errorType: "ResponseTooLargeError", message: `${message}`, errorCode: "RESOURCE_EXHAUSTED" });
 
 
 /** The typed error of a 401: the JSON envelope's reason, else the `VGI-Auth-Reason` header. */

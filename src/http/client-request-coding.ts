@@ -18,7 +18,7 @@ export async function requestCoding(mode: CompressionMode, sendsBudget: boolean,
   if (sendsBudget) {
     const caps = await capabilities();
     if (!caps.acceptMaxResponseBytesSupport) {
-      throw new RpcError({ errorType: "ProtocolError", message: "ProtocolError: Server does not advertise VGI-Accept-Max-Response-Bytes support" });
+      throw new RpcError({ errorType: "ProtocolError", message: "Server does not advertise VGI-Accept-Max-Response-Bytes support" });
     }
   }
   if (mode === "none") return null;

@@ -117,7 +117,7 @@ export class HttpTransport implements CallTransport, HttpStreamIO, UploadIO {
       return this.send(`${this.root}/health`, { method: "OPTIONS", headers }, async (res) => {
         await res.arrayBuffer().catch(() => undefined);
         if (res.status < 200 || res.status >= 300) {
-          throw new RpcError({ errorType: "ProtocolError", message: `ProtocolError: Capability discovery failed with HTTP ${res.status}` });
+          throw new RpcError({ errorType: "ProtocolError", message: `Capability discovery failed with HTTP ${res.status}` });
         }
         const value = parseCapabilities(res.headers);
         const m = /max-age=(\d+)/i.exec(res.headers.get("Cache-Control") ?? "");

@@ -61,7 +61,7 @@ export async function fetchUploadUrls(io: UploadIO, count: number, signal?: Abor
 /** Upload `body` (an IPC stream of one batch) to a vended URL; the pointer body to send instead. */
 export async function externalize(io: UploadIO, body: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
   const [pair] = await fetchUploadUrls(io, 1, signal);
-  if (!pair) throw new ProtocolError("ProtocolError: the server returned no upload URL");
+  if (!pair) throw new ProtocolError("the server returned no upload URL");
   const init = { method: "PUT", headers: { "Content-Type": ARROW_CONTENT_TYPE }, body: body as BodyInit };
   const put = await io.send(
     pair.uploadUrl,
@@ -77,6 +77,6 @@ export async function externalize(io: UploadIO, body: Uint8Array, signal?: Abort
   }
   const { schema, batches } = decodeStreamSync(body);
   const batch = batches[0];
-  if (!batch) throw new ProtocolError("ProtocolError: cannot externalize a request without a batch");
+  if (!batch) throw new ProtocolError("cannot externalize a request without a batch");
   return encodeStream(schema, [makePointer(schema, pair.downloadUrl, batch.metadata)]);
 }

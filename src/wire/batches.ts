@@ -189,10 +189,11 @@ export function readError(batch: RecordBatch): RpcError {
   const extra = parseExtra(md.get(Keys.logExtra));
   const kind = md.get(Keys.errorKind) ?? (typeof extra.error_kind === "string" ? extra.error_kind : undefined);
   const code = md.get(Keys.errorCode) ?? (typeof extra.error_code === "string" ? extra.error_code : undefined);
+  const errorType = typeof extra.exception_type === "string" ? extra.exception_type : "EXCEPTION";
   return new RpcError({
-    errorType: typeof extra.exception_type === "string" ? extra.exception_type : "EXCEPTION",
+    errorType,
     errorCode: code,
-    message: md.get(Keys.logMessage) ?? "",
+    message: errorText(errorType, md.get(Keys.logMessage) ?? "", extra.exception_message),
     remoteTraceback: typeof extra.traceback === "string" ? extra.traceback : "",
     requestId: md.get(Keys.requestId) ?? "",
     errorKind: kind,
@@ -200,6 +201,15 @@ export function readError(batch: RecordBatch): RpcError {
     errorDetails: readErrorDetails(md.get(Keys.errorDetails), extra.error_details),
     extra,
   });
+}
+
+/**
+ * The remote message without the type prefix the wire's `log_message` carries
+ * (`"ValueError: boom"` → `"boom"`): `errorType` already says it.
+ */
+function errorText(type: string, logMessage: string, exceptionMessage: unknown): string {
+  if (typeof exceptionMessage === "string") return exceptionMessage;
+  return logMessage.startsWith(`${type}: `) ? logMessage.slice(type.length + 2) : logMessage;
 }
 
 /** The detail objects of an error: the top-level key first, else `log_extra`; unreadable means none. */
