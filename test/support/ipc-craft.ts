@@ -4,6 +4,7 @@
  * buffer ranges) in otherwise well-framed messages.
  */
 import { Message, Schema } from "apache-arrow";
+import { concatBytes } from "../../src/wire/bytes.js";
 import { BufferRegion, DictionaryBatch, FieldNode, RecordBatch as RecordBatchHeader } from "apache-arrow/ipc/metadata/message";
 
 /** A buffer's bytes, or an explicit region (possibly outside the body). */
@@ -51,12 +52,7 @@ export function craftMessage(b: CraftBatch): Uint8Array {
     parts.push(padded);
     at += padded.byteLength;
   }
-  const body = new Uint8Array(at);
-  let o = 0;
-  for (const p of parts) {
-    body.set(p, o);
-    o += p.byteLength;
-  }
+  const body = parts.length ? concatBytes(parts) : new Uint8Array(0);
   const nodes = b.nodes.map(([len, nulls]) => new FieldNode(len, nulls));
   const rb = new RecordBatchHeader(b.length, nodes, regions, null, [], b.metadata);
   const header = b.dictionaryId === undefined ? rb : new DictionaryBatch(rb, b.dictionaryId, b.isDelta ?? false);
@@ -67,14 +63,7 @@ export const EOS = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
 
 /** A whole stream: schema message, the crafted batches, EOS. */
 export function craftStream(schema: Schema, batches: CraftBatch[]): Uint8Array {
-  const chunks = [frame(Message.encode(Message.from(schema))), ...batches.map(craftMessage), EOS];
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+  return concatBytes([frame(Message.encode(Message.from(schema))), ...batches.map(craftMessage), EOS]);
 }
 
 /** Little-endian int32 buffer. */
