@@ -10,6 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  CallAbortedError,
+  CallTimeoutError,
   RpcError,
   connect,
   connectTcp,
@@ -65,6 +67,36 @@ describe("client interceptors", { timeout: 60_000 }, () => {
   };
 
   for (const [kind, make] of Object.entries(open)) {
+    test(`per-call timeout and signal end a call (${kind}); a queued call names the stream holding the connection`, async () => {
+      const c = await make([]);
+      try {
+        const timedOut = await c.sleep({ ms: 2_000 }, { timeoutMs: 100 }).catch((e: unknown) => e);
+        assert.ok(timedOut instanceof CallTimeoutError, `${kind}: ${timedOut}`);
+        if (kind !== "http") await c.close(); // a byte stream that gave up mid-response is closed
+        const c2 = kind === "http" ? c : await make([]);
+        const ctrl = new AbortController();
+        setTimeout(() => ctrl.abort(new Error("user gave up")), 50);
+        const aborted = await c2.sleep({ ms: 2_000 }, { signal: ctrl.signal }).catch((e: unknown) => e);
+        assert.ok(aborted instanceof CallAbortedError, `${kind}: ${aborted}`);
+        assert.equal((aborted as Error).name, "AbortError");
+        if (kind !== "http") {
+          await c2.close();
+          const c3 = await make([]);
+          try {
+            const stream = await c3.count({ n: 3 });
+            const queued = await c3.echo({ text: "x" }, { timeoutMs: 150 }).catch((e: unknown) => e);
+            assert.ok(queued instanceof CallTimeoutError && /open stream 'count'/.test(queued.message), `${kind}: ${queued}`);
+            assert.equal((await stream.collect()).length, 3, "the stream that held the connection is intact");
+            assert.equal(await c3.echo({ text: "after" }), "after");
+          } finally {
+            await c3.close();
+          }
+        } else assert.equal(await c2.echo({ text: "after" }), "after");
+      } finally {
+        await c.close().catch(() => {});
+      }
+    });
+
     test(`metadata an interceptor adds reaches ctx.metadata (${kind})`, async () => {
       const seen: ClientCall[] = [];
       const c = await make([tracing(seen)]);
