@@ -156,7 +156,8 @@ class HttpApp {
     if (options.maxResponseBytes !== undefined && options.maxResponseBytes < MIN_RESPONSE_BUDGET) {
       throw new TypeError(`maxResponseBytes must be at least ${MIN_RESPONSE_BUDGET}`);
     }
-    const key = options.tokenKey === undefined ? randomKey() : normalizeKey(options.tokenKey);
+    // A random key is drawn on the first seal or open, not here: edge runtimes forbid random values at module scope.
+    const key = options.tokenKey === undefined ? randomKey : normalizeKey(options.tokenKey);
     const sealer = new TokenSealer({ key, ttl: options.tokenTtl ?? 3600 });
     this.streams = new HttpStreams(server, sealer, options.stateClasses ?? [], options.maxResponseBytes);
     this.encodable = options.compressResponses === false ? [] : ENCODABLE;

@@ -217,7 +217,8 @@ export interface CursorToken {
 }
 
 export interface TokenOptions {
-  key: Uint8Array;
+  /** The 32-byte key, or a function giving it (called once, on the first seal or open). */
+  key: Uint8Array | (() => Uint8Array);
   /** Seconds a token stays valid; 0 disables expiry. */
   ttl: number;
   now?: () => number;
@@ -227,8 +228,14 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 export class TokenSealer {
   private readonly now: () => number;
+  private keyValue: Uint8Array | undefined;
   constructor(private readonly options: TokenOptions) {
     this.now = options.now ?? nowSeconds;
+    if (typeof options.key !== "function") this.keyValue = options.key;
+  }
+
+  private get key(): Uint8Array {
+    return (this.keyValue ??= (this.options.key as () => Uint8Array)());
   }
 
   newCallId(): Uint8Array {
@@ -248,11 +255,11 @@ export class TokenSealer {
       .str(t.streamId)
       .u64(t.responseLimit)
       .done();
-    return seal(this.options.key, CALL_VERSION, plain, callAad(who, scope));
+    return seal(this.key, CALL_VERSION, plain, callAad(who, scope));
   }
 
   openCall(token: string, who: TokenIdentity, scope: TokenScope): CallToken {
-    const r = new Reader(open(this.options.key, CALL_VERSION, token, callAad(who, scope), "call token"), "call token");
+    const r = new Reader(open(this.key, CALL_VERSION, token, callAad(who, scope), "call token"), "call token");
     const t: CallToken = {
       createdAt: r.u64(),
       callId: r.raw(16),
@@ -270,11 +277,11 @@ export class TokenSealer {
 
   sealCursor(callId: Uint8Array, state: Uint8Array, who: TokenIdentity, scope: TokenScope): string {
     const plain = new Writer().u64(this.now()).raw(callId).bytes(state).done();
-    return seal(this.options.key, CURSOR_VERSION, plain, cursorAad(who, scope));
+    return seal(this.key, CURSOR_VERSION, plain, cursorAad(who, scope));
   }
 
   openCursor(token: string, who: TokenIdentity, scope: TokenScope): CursorToken {
-    const r = new Reader(open(this.options.key, CURSOR_VERSION, token, cursorAad(who, scope), "state token"), "state token");
+    const r = new Reader(open(this.key, CURSOR_VERSION, token, cursorAad(who, scope), "state token"), "state token");
     const t: CursorToken = { createdAt: r.u64(), callId: r.raw(16), state: r.bytes() };
     r.end();
     this.checkAge(t.createdAt, "State token");

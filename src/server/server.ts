@@ -30,7 +30,7 @@ export function hosted<S extends ServiceDefinition>(definition: S, implementatio
 
 /** Serves one service definition (plus any extra protocols) over any number of connections. */
 export class RpcServer<S extends ServiceDefinition = ServiceDefinition> implements DispatchHost {
-  readonly serverId: string;
+  private serverIdValue: string | undefined;
   readonly describeEnabled: boolean;
   readonly logSink: ServerLogSink;
   /** Validation level of incoming IPC batches (resolved once from the option or the environment). */
@@ -46,7 +46,7 @@ export class RpcServer<S extends ServiceDefinition = ServiceDefinition> implemen
     implementation: Implementation<S>,
     readonly options: ServerOptions = {},
   ) {
-    this.serverId = options.serverId ?? randomHex(6);
+    this.serverIdValue = options.serverId;
     this.describeEnabled = options.describe ?? true;
     this.logSink = options.logger ?? warningsToConsole;
     this.ipcValidation = resolveIpcValidation(options.ipcValidation);
@@ -56,9 +56,24 @@ export class RpcServer<S extends ServiceDefinition = ServiceDefinition> implemen
     for (const p of options.protocols ?? []) this.bind(p.definition, p.implementation as unknown as AnyImpl);
     if (options.reflection ?? true) {
       const protocols = () => [...this.bindings.values()].map((b) => b.definition);
-      const identity = { serverId: this.serverId, serverVersion: options.serverVersion ?? "" };
+      const server = this;
+      const identity = {
+        get serverId() {
+          return server.serverId;
+        },
+        serverVersion: options.serverVersion ?? "",
+      };
       this.bind(Reflection, reflectionImpl(protocols, identity) as unknown as AnyImpl);
     }
+  }
+
+  /**
+   * This server's id (`options.serverId`, else random): drawn on first use,
+   * not at construction, since edge runtimes (workerd) forbid random values
+   * at module scope, where a handler is typically built. Stable once taken.
+   */
+  get serverId(): string {
+    return (this.serverIdValue ??= randomHex(6));
   }
 
   private bind(definition: ServiceDefinition, impl: AnyImpl): Binding {
