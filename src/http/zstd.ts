@@ -34,18 +34,42 @@ function runtimeCodec(): Compress | null {
   return native;
 }
 
-let wasm: Promise<Compress | null> | undefined;
-
-/** Load the WASM codec once; null when this runtime cannot load it. */
-export function wasmCodec(): Promise<Compress | null> {
-  return (wasm ??= import("@bokuweb/zstd-wasm")
-    .then(async (mod) => {
-      const z = mod.default ?? mod;
-      await z.init();
-      return (data: Uint8Array) => z.compress(data, 1);
-    })
-    .catch(() => null));
+/** What `@bokuweb/zstd-wasm` exports (directly, or as its default export). */
+export interface ZstdWasmModule {
+  init(): Promise<void>;
+  compress(data: Uint8Array, level: number): Uint8Array;
 }
+
+/**
+ * A loader of the WASM codec that loads it once, on first call, and resolves
+ * to null when it cannot (the caller then sends stored frames). A failure is
+ * reported once through `warn`, with its reason and its consequence, so a
+ * bundle that left the `.wasm` file behind does not silently stop compressing.
+ */
+export function wasmCodecLoader(
+  load: () => Promise<ZstdWasmModule | { default: ZstdWasmModule }>,
+  warn: (message: string) => void = (m) => console.warn(m),
+): () => Promise<Compress | null> {
+  let codec: Promise<Compress | null> | undefined;
+  return () =>
+    (codec ??= load()
+      .then(async (mod) => {
+        const z = "default" in mod && mod.default ? mod.default : (mod as ZstdWasmModule);
+        await z.init();
+        return (data: Uint8Array) => z.compress(data, 1);
+      })
+      .catch((err: unknown) => {
+        const reason = err instanceof Error ? err.message : String(err);
+        warn(
+          `vgi-rpc: the zstd WebAssembly codec (@bokuweb/zstd-wasm) could not be loaded (${reason}); ` +
+            "zstd responses are sent as stored (uncompressed) zstd frames",
+        );
+        return null;
+      }));
+}
+
+/** Load the WASM codec once; null when this runtime cannot load it (warned once). */
+export const wasmCodec = wasmCodecLoader(() => import("@bokuweb/zstd-wasm") as Promise<ZstdWasmModule | { default: ZstdWasmModule }>);
 
 /** Which codec {@link zstdEncode} uses for a body of `size` bytes. */
 export async function zstdCodecFor(size: number): Promise<"runtime" | "wasm" | "stored"> {
