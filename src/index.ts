@@ -1,5 +1,22 @@
 /** vgi-rpc for TypeScript: typed RPC over Apache Arrow IPC. */
-export { t, VType, StructType, EnumType, ValueTypeError, type Infer, type InferFields, type TimeUnitName } from "./schema/types.js";
+export {
+  t,
+  VType,
+  StructType,
+  EnumType,
+  ValueTypeError,
+  type Infer,
+  type InferFields,
+  type ArrowOf,
+  type ArrowColumns,
+  type Row,
+  type RowIn,
+  type ColumnsIn,
+  type Simplify,
+  type TimeUnitName,
+} from "./schema/types.js";
+export { rowsOf } from "./core/columns.js";
+export type { StreamBatch, StreamRow, StreamRowIn, StreamColumns, StreamInput } from "./service/streams.js";
 export {
   defineService,
   unary,
@@ -13,6 +30,7 @@ export {
   type FieldTypes,
   type ParamsIn,
   type ParamsOut,
+  type ColumnsSpec,
 } from "./service/definition.js";
 export type {
   Implementation,
@@ -23,6 +41,7 @@ export type {
   OutputCollector,
   ProducerState,
   ExchangeState,
+  StreamState,
   StreamInit,
   Columns,
 } from "./service/implementation.js";

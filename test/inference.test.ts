@@ -34,7 +34,7 @@ const Svc = defineService("Inference", {
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 const assertType = <T extends true>(_: T) => {};
 
-assertType<Equal<Infer<typeof Point>, { x: number; y: number; label: string | null }>>(true);
+assertType<Equal<Infer<typeof Point>, { x: number; y: number; label?: string | null }>>(true);
 assertType<Equal<Infer<typeof Status>, "ACTIVE" | "CLOSED">>(true);
 
 const impl: Implementation<typeof Svc> = {

@@ -34,7 +34,7 @@ const Svc = defineService("Intercepted", {
 export class Counter {
   i = 0;
   constructor(public n = 0) {}
-  produce(out: { emitRows(rows: Record<string, unknown>[]): void; finish(): void }) {
+  produce(out: { emitRows(rows: readonly Record<string, unknown>[]): void; finish(): void }) {
     if (this.i >= this.n) return out.finish();
     out.emitRows([{ i: this.i++ }]);
   }

@@ -120,7 +120,7 @@ function commonSuite(h: Harness, wireTransport: string): void {
     const c = await h.open();
     const stream = await c.count({ n: 5 });
     const seen: number[] = [];
-    for await (const b of stream) seen.push(...(b.getChild("i")!.toArray() as number[]));
+    for await (const b of stream) seen.push(...Array.from(b.getChild("i")!.toArray(), Number));
     assert.deepEqual(seen.map(Number), [0, 1, 2, 3, 4]);
     assert.equal(await c.echo({ text: "after" }), "after");
   });

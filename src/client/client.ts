@@ -3,7 +3,7 @@
  * over any {@link RpcConnection}.
  */
 import type { ByteChannel } from "../wire/bytes.js";
-import type { InferFields, StructType, Infer } from "../schema/types.js";
+import type { StructType, Infer } from "../schema/types.js";
 import { encodeParams } from "../schema/row.js";
 import { decodeResult } from "./decode.js";
 import type {
@@ -26,7 +26,7 @@ import { metadataMap, type CallLimits, type CallOptions } from "./call-options.j
 import type { CallKind, ClientCall, ClientNext } from "./interceptors.js";
 import { composeInterceptors } from "../core/interceptors.js";
 
-type HeaderOf<H> = H extends StructType<infer F> ? InferFields<F> : undefined;
+type HeaderOf<H> = H extends StructType<any> ? Infer<H> : undefined;
 type ResultOf<R> = R extends null ? void : Infer<R>;
 /** Parameters become optional as a whole when every one of them is optional; per-call options follow. */
 type Args<P extends FieldTypes> = {} extends ParamsIn<P>
@@ -36,10 +36,10 @@ type Args<P extends FieldTypes> = {} extends ParamsIn<P>
 /** The client-side function of one method. */
 export type ClientMethod<M> = M extends UnaryMethod<infer P, infer R>
   ? (...args: Args<P>) => Promise<ResultOf<R>>
-  : M extends ProducerMethod<infer P, infer H>
-    ? (...args: Args<P>) => Promise<ProducerStream<HeaderOf<H>>>
-    : M extends ExchangeMethod<infer P, infer H>
-      ? (...args: Args<P>) => Promise<ExchangeSession<HeaderOf<H>>>
+  : M extends ProducerMethod<infer P, infer H, infer O>
+    ? (...args: Args<P>) => Promise<ProducerStream<HeaderOf<H>, O>>
+    : M extends ExchangeMethod<infer P, infer H, infer I, infer O>
+      ? (...args: Args<P>) => Promise<ExchangeSession<HeaderOf<H>, I, O>>
       : never;
 
 /** Connection-level operations every client has. */

@@ -7,6 +7,7 @@
 import type { RecordBatch, Schema } from "apache-arrow";
 import { ProtocolError } from "../errors.js";
 import type { ExchangeMethod, StreamMethod } from "../service/definition.js";
+import { decodeRows } from "../core/columns.js";
 import { metadataMap, withGiveUp, type CallLimits, type GiveUp } from "./call-options.js";
 import {
   collectBatches,
@@ -62,7 +63,8 @@ export abstract class SessionIO {
 
 /** What every session does, whatever its transport. */
 abstract class SessionCore<H> implements AsyncDisposable {
-  header: H | undefined = undefined;
+  /** The header (`undefined` when the method declares none). */
+  header = undefined as H;
   /** Set by `cancel()`: later use is a local ProtocolError. */
   protected cancelled = false;
 
@@ -82,7 +84,7 @@ abstract class SessionCore<H> implements AsyncDisposable {
 
   /** Open the stream: send the request, read the header if the method declares one. */
   async open(): Promise<this> {
-    this.header = (await this.withGiveUp(this.limits, (g) => this.io.open(g))) as H | undefined;
+    this.header = (await this.withGiveUp(this.limits, (g) => this.io.open(g))) as H;
     return this;
   }
 
@@ -143,6 +145,11 @@ export class ProducerSession<H = undefined> extends SessionCore<H> implements Pr
   collect(): Promise<RecordBatch[]> {
     return collectBatches(this);
   }
+
+  /** Every remaining row, decoded through the declared output types; leaving the loop early closes the stream. */
+  async *rows(): AsyncGenerator<any, void, undefined> {
+    for await (const batch of this) yield* decodeRows(this.def.outputFields, batch);
+  }
 }
 
 /** A lockstep session: each `exchange` sends one batch and returns the server's reply. */
@@ -159,6 +166,11 @@ export class ExchangeSessionBase<H = undefined> extends SessionCore<H> implement
       throw exchangeEndedError();
     }
     return out;
+  }
+
+  /** `exchange`, with the reply's rows decoded through the declared output types. */
+  async exchangeRows(input: ExchangeInput): Promise<any[]> {
+    return decodeRows(this.def.outputFields, await this.exchange(input));
   }
 
   /** Local validation: input not matching the declared input schema fails here, before anything is sent. */

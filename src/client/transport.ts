@@ -6,7 +6,7 @@
 import { RecordBatch } from "apache-arrow";
 import type { Data, Schema } from "apache-arrow";
 import type { ExchangeMethod, ProducerMethod } from "../service/definition.js";
-import type { Columns } from "../service/implementation.js";
+import type { Columns, StreamBatch, StreamInput, StreamRow } from "../service/streams.js";
 import { batchFromColumns, rowsToColumns } from "../core/columns.js";
 import { metadataMap, type CallLimits, type CallMetadata } from "./call-options.js";
 import type { ClientInterceptor } from "./interceptors.js";
@@ -34,17 +34,25 @@ export interface RequestSpec {
   metadata?: Map<string, string>;
 }
 
-/** A server-driven stream of batches. Iterate it; break early to close it. */
-export interface ProducerStream<H = undefined> extends AsyncIterable<RecordBatch>, AsyncDisposable {
-  /** The header, when the method declares one. */
-  readonly header: H | undefined;
+/**
+ * A server-driven stream of batches of the method's output `O` (typed by its
+ * declared fields). Iterate it; break early to close it.
+ */
+export interface ProducerStream<H = undefined, O = "dynamic"> extends AsyncIterable<StreamBatch<O>>, AsyncDisposable {
+  /** The header (`undefined` when the method declares none). */
+  readonly header: H;
   /**
    * Next batch, or null when the stream is over. `metadata` rides on the
    * tick that asks for this batch (the server's `process` sees it).
    */
-  next(metadata?: TickMetadata): Promise<RecordBatch | null>;
+  next(metadata?: TickMetadata): Promise<StreamBatch<O> | null>;
   /** Every remaining batch. */
-  collect(): Promise<RecordBatch[]>;
+  collect(): Promise<StreamBatch<O>[]>;
+  /**
+   * Every remaining row, decoded through the declared `t.*` types (the JS
+   * values a unary result has); leaving the loop early closes the stream.
+   */
+  rows(): AsyncGenerator<StreamRow<O>, void, undefined>;
   /** Stop the stream: the server's `onCancel` runs once. Idempotent; later use is a ProtocolError. */
   cancel(): Promise<void>;
   /** End the stream normally. Idempotent. */
@@ -54,13 +62,16 @@ export interface ProducerStream<H = undefined> extends AsyncIterable<RecordBatch
 /** Custom metadata attached to a producer tick. */
 export type TickMetadata = CallMetadata;
 
-/** Input accepted by `exchange`: a RecordBatch, columns, or row objects. */
-export type ExchangeInput = RecordBatch | Columns | readonly Record<string, unknown>[];
+/** Input accepted by `exchange` for input columns `I`: a RecordBatch, columns, or row objects. */
+export type ExchangeInput<I = "dynamic"> = StreamInput<I>;
 
-/** A lockstep session: each `exchange` sends one batch and returns the server's reply. */
-export interface ExchangeSession<H = undefined> extends AsyncDisposable {
-  readonly header: H | undefined;
-  exchange(input: ExchangeInput): Promise<RecordBatch>;
+/** A lockstep session (input `I`, output `O`): each `exchange` sends one batch and returns the server's reply. */
+export interface ExchangeSession<H = undefined, I = "dynamic", O = "dynamic"> extends AsyncDisposable {
+  /** The header (`undefined` when the method declares none). */
+  readonly header: H;
+  exchange(input: ExchangeInput<I>): Promise<StreamBatch<O>>;
+  /** `exchange`, with the reply's rows decoded through the declared `t.*` types. */
+  exchangeRows(input: ExchangeInput<I>): Promise<StreamRow<O>[]>;
   cancel(): Promise<void>;
   close(): Promise<void>;
 }
@@ -83,7 +94,9 @@ export interface CallTransport {
 /** Turn exchange input into a batch of the method's input schema (RecordBatches pass as is). */
 export function toInputBatch(def: ExchangeMethod, input: ExchangeInput): RecordBatch {
   if (input instanceof RecordBatch) return input;
-  const columns = Array.isArray(input) ? rowsToColumns(def.inputSchema, input as readonly Record<string, unknown>[]) : (input as Columns);
+  const columns = Array.isArray(input)
+    ? rowsToColumns(def.inputSchema, input as readonly Record<string, unknown>[], def.inputFields)
+    : (input as Columns);
   return batchFromColumns(def.inputSchema, def.inputFields, columns);
 }
 

@@ -75,9 +75,11 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  * A vgi-rpc type. `T` is the JS type of a value; `D` records (at type level)
  * whether the type carries a default, which makes a parameter optional.
  */
-export abstract class VType<T = unknown, D extends boolean = boolean> {
+export abstract class VType<T = unknown, D extends boolean = boolean, A extends DataType = any> {
   declare readonly _type: T;
   declare readonly _hasDefault: D;
+  /** The Arrow type of a column of this type, at type level (`RecordBatch<{ i: Int64 }>`). */
+  declare readonly _arrow: A;
   /** Declared nullability of the Arrow field. */
   nullable = false;
   /** Whether null values are accepted (normally equal to `nullable`). */
@@ -134,21 +136,21 @@ export abstract class VType<T = unknown, D extends boolean = boolean> {
   }
 
   /** `T | null`, declared nullable. */
-  optional(): VType<T | null, D> {
-    return this.clone({ nullable: true, acceptsNull: true }) as unknown as VType<T | null, D>;
+  optional(): VType<T | null, D, A> {
+    return this.clone({ nullable: true, acceptsNull: true }) as unknown as VType<T | null, D, A>;
   }
 
   /**
    * Accept nulls while keeping the field declared non-nullable. This mirrors a
    * quirk of the Python reference (`Annotated[X | None, ArrowType(...)]`).
    */
-  nullsInNonNullableField(): VType<T | null, D> {
-    return this.clone({ nullable: false, acceptsNull: true }) as unknown as VType<T | null, D>;
+  nullsInNonNullableField(): VType<T | null, D, A> {
+    return this.clone({ nullable: false, acceptsNull: true }) as unknown as VType<T | null, D, A>;
   }
 
   /** A default used when the caller omits the parameter. */
-  default(value: T): VType<T, true> {
-    return this.clone({ hasDefault: true, defaultValue: value }) as unknown as VType<T, true>;
+  default(value: T): VType<T, true, A> {
+    return this.clone({ hasDefault: true, defaultValue: value }) as unknown as VType<T, true, A>;
   }
 
   /** Attach a description (shown by introspection). */
@@ -159,6 +161,10 @@ export abstract class VType<T = unknown, D extends boolean = boolean> {
 
 /** The JS type of a vgi-rpc type. */
 export type Infer<V> = V extends VType<infer T, boolean> ? T : never;
+/** The Arrow `DataType` a column of a vgi-rpc type has (`Int64` for `t.int64`). */
+export type ArrowOf<V> = V extends VType<any, boolean, infer A> ? A : never;
+/** A plain object type in hovers (instead of the mapped types it was built from). */
+export type Simplify<T> = { [K in keyof T]: T[K] } & {};
 
 /**
  * A copy of `type` in which every dictionary gets a new id. Arrow identifies
@@ -603,7 +609,7 @@ class MapType<K, V> extends VType<Map<K, V>> {
 }
 
 /** Enum: a string-literal union on the JS side, dictionary<int16, utf8> of member names on the wire. */
-export class EnumType<const M extends string> extends VType<M> {
+export class EnumType<const M extends string> extends VType<M, boolean, Dictionary<Utf8, Int16>> {
   readonly arrowType: DataType;
   readonly label: string;
   private readonly index: Map<string, number>;
@@ -676,15 +682,32 @@ class DictStringType extends VType<string> {
 type StructFields = Record<string, VType<any, boolean>>;
 /** Named field types: a method's parameters, a stream's input or output columns. */
 export type FieldTypes = Record<string, VType<any, boolean>>;
-/** The JS object type of a struct's fields. */
-export type InferFields<F extends StructFields> = { -readonly [K in keyof F]: Infer<F[K]> };
+/** Fields that may be left out of an object given: those with a default, and nullable ones (left out = null). */
+type OmittableKeys<F extends FieldTypes> = {
+  [K in keyof F]: F[K] extends VType<any, true> ? K : null extends Infer<F[K]> ? K : never;
+}[keyof F];
+/**
+ * An object given for named fields (parameters a caller passes, a struct value, a row of stream
+ * input or output): fields with a default and nullable fields may be omitted.
+ */
+export type RowIn<F extends FieldTypes> = Simplify<
+  { -readonly [K in Exclude<keyof F, OmittableKeys<F>>]: Infer<F[K]> } & { -readonly [K in OmittableKeys<F>]?: Infer<F[K]> }
+>;
+/** An object decoded from named fields: every field present (defaults filled in, nulls as `null`). */
+export type Row<F extends FieldTypes> = Simplify<{ -readonly [K in keyof F]: Infer<F[K]> }>;
+/** The JS object type of a struct's fields: fields with a default and nullable fields are optional keys. */
+export type InferFields<F extends StructFields> = RowIn<F>;
+/** The Arrow type map of named fields: a `RecordBatch<ArrowColumns<F>>` has one typed child per field. */
+export type ArrowColumns<F extends FieldTypes> = Simplify<{ -readonly [K in keyof F & string]: ArrowOf<F[K]> }>;
+/** Column arrays for named fields: one array (or typed array) of values per field. */
+export type ColumnsIn<F extends FieldTypes> = Simplify<{ -readonly [K in keyof F & string]: ArrayLike<Infer<F[K]>> }>;
 
 /**
  * A struct (the reference's `ArrowSerializableDataclass`): an object type with
  * named fields. Nested in another type it is an Arrow struct; as a method
  * parameter or result it travels as a binary IPC stream (see `serialize`).
  */
-export class StructType<F extends StructFields = StructFields> extends VType<InferFields<F>> {
+export class StructType<F extends StructFields = StructFields> extends VType<InferFields<F>, boolean, Struct<ArrowColumns<F>>> {
   readonly arrowType: Struct;
   readonly label: string;
   readonly entries: [string, VType][];
@@ -787,58 +810,64 @@ export type TimeUnitName = "s" | "ms" | "us" | "ns";
 const DURATIONS = { s: DurationSecond, ms: DurationMillisecond, us: DurationMicrosecond, ns: DurationNanosecond };
 const TIMES = { s: TimeSecond, ms: TimeMillisecond, us: TimeMicrosecond, ns: TimeNanosecond };
 
+type Durations = { s: DurationSecond; ms: DurationMillisecond; us: DurationMicrosecond; ns: DurationNanosecond };
+type Times = { us: TimeMicrosecond; ns: TimeNanosecond };
+
 export const t = {
   /** utf8 ↔ string */
-  string: new StringType(new Utf8(), "utf8") as VType<string, false>,
+  string: new StringType(new Utf8(), "utf8") as VType<string, false, Utf8>,
   /** large_utf8 ↔ string */
-  largeString: new StringType(new LargeUtf8(), "large_utf8") as VType<string, false>,
+  largeString: new StringType(new LargeUtf8(), "large_utf8") as VType<string, false, LargeUtf8>,
   /** binary ↔ Uint8Array */
-  binary: new BinaryType(new Binary(), "binary") as VType<Uint8Array, false>,
+  binary: new BinaryType(new Binary(), "binary") as VType<Uint8Array, false, Binary>,
   /** large_binary ↔ Uint8Array */
-  largeBinary: new BinaryType(new LargeBinary(), "large_binary") as VType<Uint8Array, false>,
+  largeBinary: new BinaryType(new LargeBinary(), "large_binary") as VType<Uint8Array, false, LargeBinary>,
   /** fixed_size_binary(width) ↔ Uint8Array of exactly `width` bytes */
-  fixedBinary: (width: number) => new FixedBinaryType(width) as VType<Uint8Array, false>,
+  fixedBinary: (width: number) => new FixedBinaryType(width) as VType<Uint8Array, false, FixedSizeBinary>,
   /** bool ↔ boolean */
-  bool: new BoolType() as VType<boolean, false>,
+  bool: new BoolType() as VType<boolean, false, Bool>,
   /** float64 ↔ number */
-  float64: new NumberType(new Float64(), "float64", Float64Array, -Infinity, Infinity, false) as VType<number, false>,
+  float64: new NumberType(new Float64(), "float64", Float64Array, -Infinity, Infinity, false) as VType<number, false, Float64>,
   /** float32 ↔ number (rounded to single precision on the wire) */
-  float32: new NumberType(new Float32(), "float32", Float32Array, -Infinity, Infinity, false) as VType<number, false>,
+  float32: new NumberType(new Float32(), "float32", Float32Array, -Infinity, Infinity, false) as VType<number, false, Float32>,
   /** int64 ↔ number; values outside ±(2^53−1) are rejected both ways, never rounded */
-  int64: new SafeInt64Type() as VType<number, false>,
+  int64: new SafeInt64Type() as VType<number, false, Int64>,
   /** int64 ↔ bigint, the full range */
-  bigint64: new BigIntType(new Int64(), "int64", true) as VType<bigint, false>,
-  int32: new NumberType(new Int32(), "int32", Int32Array, -(2 ** 31), 2 ** 31 - 1, true) as VType<number, false>,
-  int16: new NumberType(new Int16(), "int16", Int16Array, -(2 ** 15), 2 ** 15 - 1, true) as VType<number, false>,
-  int8: new NumberType(new Int8(), "int8", Int8Array, -128, 127, true) as VType<number, false>,
-  uint8: new NumberType(new Uint8(), "uint8", Uint8Array, 0, 255, true) as VType<number, false>,
-  uint16: new NumberType(new Uint16(), "uint16", Uint16Array, 0, 65535, true) as VType<number, false>,
-  uint32: new NumberType(new Uint32(), "uint32", Uint32Array, 0, 2 ** 32 - 1, true) as VType<number, false>,
+  bigint64: new BigIntType(new Int64(), "int64", true) as VType<bigint, false, Int64>,
+  int32: new NumberType(new Int32(), "int32", Int32Array, -(2 ** 31), 2 ** 31 - 1, true) as VType<number, false, Int32>,
+  int16: new NumberType(new Int16(), "int16", Int16Array, -(2 ** 15), 2 ** 15 - 1, true) as VType<number, false, Int16>,
+  int8: new NumberType(new Int8(), "int8", Int8Array, -128, 127, true) as VType<number, false, Int8>,
+  uint8: new NumberType(new Uint8(), "uint8", Uint8Array, 0, 255, true) as VType<number, false, Uint8>,
+  uint16: new NumberType(new Uint16(), "uint16", Uint16Array, 0, 65535, true) as VType<number, false, Uint16>,
+  uint32: new NumberType(new Uint32(), "uint32", Uint32Array, 0, 2 ** 32 - 1, true) as VType<number, false, Uint32>,
   /** uint64 ↔ bigint */
-  uint64: new BigIntType(new Uint64(), "uint64", false) as VType<bigint, false>,
+  uint64: new BigIntType(new Uint64(), "uint64", false) as VType<bigint, false, Uint64>,
   /** date32 ↔ number of days since 1970-01-01 */
-  date32: new Date32Type() as VType<number, false>,
+  date32: new Date32Type() as VType<number, false, DateDay>,
   /** timestamp[unit, tz] ↔ bigint count of `unit` since the epoch */
   timestamp: (unit: TimeUnitName = "us", tz?: string) =>
-    new Temporal64Type(new Timestamp(timeUnitOf(unit), tz ?? null), `timestamp[${unit}${tz ? `, ${tz}` : ""}]`, true) as VType<bigint, false>,
+    new Temporal64Type(new Timestamp(timeUnitOf(unit), tz ?? null), `timestamp[${unit}${tz ? `, ${tz}` : ""}]`, true) as VType<bigint, false, Timestamp>,
   /** time64[us|ns] ↔ bigint count of `unit` since midnight */
-  time64: (unit: "us" | "ns" = "us") => new Temporal64Type(new TIMES[unit](), `time64[${unit}]`, true) as VType<bigint, false>,
+  time64: <U extends "us" | "ns" = "us">(unit: U = "us" as U) =>
+    new Temporal64Type(new TIMES[unit](), `time64[${unit}]`, true) as VType<bigint, false, Times[U]>,
   /** duration[unit] ↔ bigint count of `unit` */
-  duration: (unit: TimeUnitName = "us") => new Temporal64Type(new DURATIONS[unit](), `duration[${unit}]`, true) as VType<bigint, false>,
+  duration: <U extends TimeUnitName = "us">(unit: U = "us" as U) =>
+    new Temporal64Type(new DURATIONS[unit](), `duration[${unit}]`, true) as VType<bigint, false, Durations[U]>,
   /** decimal128(precision, scale) ↔ exact decimal string */
-  decimal: (precision: number, scale: number) => new DecimalType(precision, scale) as VType<string, false>,
+  decimal: (precision: number, scale: number) => new DecimalType(precision, scale) as VType<string, false, Decimal>,
   /** list<item: T> ↔ T[] */
-  list: <E>(element: VType<E, boolean>) => new ListType(element) as VType<E[], false>,
+  list: <E, A extends DataType = any>(element: VType<E, boolean, A>) => new ListType(element) as VType<E[], false, List<A>>,
   /** large_list<item: T> ↔ T[] */
-  largeList: <E>(element: VType<E, boolean>) => new ListType(element, true) as VType<E[], false>,
+  largeList: <E, A extends DataType = any>(element: VType<E, boolean, A>) => new ListType(element, true) as VType<E[], false, LargeList<A>>,
   /** set, carried as list<item: T> ↔ Set<T> */
-  set: <E>(element: VType<E, boolean>) => new SetType(element) as VType<Set<E>, false>,
+  set: <E, A extends DataType = any>(element: VType<E, boolean, A>) => new SetType(element) as VType<Set<E>, false, List<A>>,
   /** map<K, V> ↔ Map<K, V> (insertion order preserved) */
-  map: <K, V>(key: VType<K, boolean>, value: VType<V, boolean>) => new MapType(key, value) as VType<Map<K, V>, false>,
+  map: <K, V, KA extends DataType = any, VA extends DataType = any>(key: VType<K, boolean, KA>, value: VType<V, boolean, VA>) =>
+    new MapType(key, value) as VType<Map<K, V>, false, Map_<KA, VA>>,
   /** enum ↔ string-literal union; wire: dictionary<int16, utf8> of member names */
   enum: <const M extends string>(name: string, members: readonly M[]) => new EnumType<M>(name, members) as EnumType<M>,
   /** dictionary<int16, utf8> ↔ any string */
-  dictString: new DictStringType() as VType<string, false>,
+  dictString: new DictStringType() as VType<string, false, Dictionary<Utf8, Int16>>,
   /** struct ↔ object; as a method parameter or result it travels as an IPC blob */
   struct: <const F extends StructFields>(name: string, fields: F) => new StructType<F>(name, fields),
 };

@@ -4,7 +4,8 @@
  */
 import { RecordBatch, type Schema } from "apache-arrow";
 import type { FieldTypes } from "../service/definition.js";
-import type { Columns, OutputCollector } from "../service/implementation.js";
+import type { Columns } from "../service/streams.js";
+import type { OutputCollector } from "../service/implementation.js";
 import type { LogRecord } from "../wire/batches.js";
 import type { LogLevel } from "../wire/keys.js";
 import { batchFromColumns, rowsToColumns, schemasEqual } from "../core/columns.js";
@@ -51,7 +52,7 @@ export class TurnCollector implements OutputCollector {
   }
 
   emitRows(rows: readonly Record<string, unknown>[], metadata?: Record<string, string>): void {
-    this.emitColumns(rowsToColumns(this.schema, rows), metadata);
+    this.emitColumns(rowsToColumns(this.schema, rows, this.fields), metadata);
   }
 
   clientLog(level: LogLevel, message: string, extra?: Record<string, unknown>): void {

@@ -4,23 +4,15 @@
  */
 import { Binary, Field, Schema } from "apache-arrow";
 import { EMPTY_SCHEMA } from "../wire/batches.js";
-import { StructType, type FieldTypes, type Infer, type VType } from "../schema/types.js";
+import { StructType, type FieldTypes, type Row, type RowIn, type VType } from "../schema/types.js";
 
 /** Parameters (or stream columns) of a method: name → type, in wire order. */
 export type { FieldTypes };
 
-type Simplify<T> = { [K in keyof T]: T[K] } & {};
-/** Parameters a caller may omit: those with a default, and nullable ones (omitted = null). */
-type KeysWithDefault<P extends FieldTypes> = {
-  [K in keyof P]: P[K] extends VType<any, true> ? K : null extends Infer<P[K]> ? K : never;
-}[keyof P];
-
-/** What a caller passes: parameters with defaults may be omitted. */
-export type ParamsIn<P extends FieldTypes> = Simplify<
-  { -readonly [K in Exclude<keyof P, KeysWithDefault<P>>]: Infer<P[K]> } & { -readonly [K in KeysWithDefault<P>]?: Infer<P[K]> }
->;
+/** What a caller passes: parameters with defaults, and nullable ones (omitted = null), may be omitted. */
+export type ParamsIn<P extends FieldTypes> = RowIn<P>;
 /** What an implementation receives: every parameter, defaults filled in. */
-export type ParamsOut<P extends FieldTypes> = { -readonly [K in keyof P]: Infer<P[K]> };
+export type ParamsOut<P extends FieldTypes> = Row<P>;
 
 /** A stream's column set: declared fields, an explicit Arrow schema, or dynamic (chosen per call). */
 export type ColumnsSpec = FieldTypes | Schema | "dynamic";
@@ -42,9 +34,12 @@ export interface UnaryMethod<P extends FieldTypes = FieldTypes, R extends VType<
 export interface ProducerMethod<
   P extends FieldTypes = FieldTypes,
   H extends StructType<any> | undefined = StructType<any> | undefined,
+  O extends ColumnsSpec = ColumnsSpec,
 > extends MethodBase<P> {
   readonly kind: "producer";
   readonly header: H;
+  /** The output columns as declared: field types, an Arrow schema, or `"dynamic"`. */
+  readonly output: O;
   /** Output schema, or null when each call chooses its own. */
   readonly outputSchema: Schema | null;
   /** Output column types when declared as fields (used to build batches from JS values). */
@@ -54,9 +49,15 @@ export interface ProducerMethod<
 export interface ExchangeMethod<
   P extends FieldTypes = FieldTypes,
   H extends StructType<any> | undefined = StructType<any> | undefined,
+  I extends FieldTypes | Schema = FieldTypes | Schema,
+  O extends ColumnsSpec = ColumnsSpec,
 > extends MethodBase<P> {
   readonly kind: "exchange";
   readonly header: H;
+  /** The input columns as declared: field types or an Arrow schema. */
+  readonly input: I;
+  /** The output columns as declared: field types, an Arrow schema, or `"dynamic"`. */
+  readonly output: O;
   readonly inputSchema: Schema;
   /** Input column types when declared as fields. */
   readonly inputFields: FieldTypes | null;
@@ -126,23 +127,24 @@ export function unary<const P extends FieldTypes, R extends VType<any, boolean> 
   };
 }
 
-export interface ProducerOptions<H extends StructType<any> | undefined> {
+export interface ProducerOptions<H extends StructType<any> | undefined, O extends ColumnsSpec = ColumnsSpec> {
   /** Columns of every output batch, or `"dynamic"`. */
-  output: ColumnsSpec;
+  output: O;
   /** A struct sent once before the first batch. */
   header?: H;
   doc?: string;
 }
 
 /** A server-driven stream: the server produces batches until it finishes. */
-export function producer<const P extends FieldTypes, H extends StructType<any> | undefined = undefined>(
+export function producer<const P extends FieldTypes, O extends ColumnsSpec, H extends StructType<any> | undefined = undefined>(
   params: P,
-  options: ProducerOptions<H>,
-): ProducerMethod<P, NoInfer<H>> {
+  options: ProducerOptions<H, O>,
+): ProducerMethod<P, NoInfer<H>, O> {
   return {
     kind: "producer",
     params,
     header: options.header as H,
+    output: options.output,
     doc: options.doc,
     paramsSchema: schemaOf(params),
     outputSchema: columnsSchema(options.output),
@@ -150,20 +152,25 @@ export function producer<const P extends FieldTypes, H extends StructType<any> |
   };
 }
 
-export interface ExchangeOptions<H extends StructType<any> | undefined> extends ProducerOptions<H> {
+export interface ExchangeOptions<H extends StructType<any> | undefined, I extends FieldTypes | Schema = FieldTypes | Schema, O extends ColumnsSpec = ColumnsSpec>
+  extends ProducerOptions<H, O> {
   /** Columns of every input batch the client sends. */
-  input: FieldTypes | Schema;
+  input: I;
 }
 
 /** A lockstep stream: one output batch for each input batch the client sends. */
-export function exchange<const P extends FieldTypes, H extends StructType<any> | undefined = undefined>(
-  params: P,
-  options: ExchangeOptions<H>,
-): ExchangeMethod<P, NoInfer<H>> {
+export function exchange<
+  const P extends FieldTypes,
+  I extends FieldTypes | Schema,
+  O extends ColumnsSpec,
+  H extends StructType<any> | undefined = undefined,
+>(params: P, options: ExchangeOptions<H, I, O>): ExchangeMethod<P, NoInfer<H>, I, O> {
   return {
     kind: "exchange",
     params,
     header: options.header as H,
+    input: options.input,
+    output: options.output,
     doc: options.doc,
     paramsSchema: schemaOf(params),
     inputSchema: columnsSchema(options.input)!,

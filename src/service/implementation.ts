@@ -2,10 +2,12 @@
  * What an implementation sees: the typed handler shapes inferred from a
  * definition, the per-call context, and the output collector of streams.
  */
-import type { RecordBatch, Schema } from "apache-arrow";
+import type { Schema } from "apache-arrow";
 import type { LogLevel } from "../wire/keys.js";
-import type { Infer, InferFields, StructType } from "../schema/types.js";
+import type { Infer, StructType } from "../schema/types.js";
+import type { Columns, StreamBatch, StreamColumns, StreamRowIn } from "./streams.js";
 import type {
+  ColumnsSpec,
   ExchangeMethod,
   MethodDef,
   ParamsOut,
@@ -75,19 +77,22 @@ export interface CallContext {
   clientLog(level: LogLevel, message: string, extra?: Record<string, unknown>): void;
 }
 
-/** Column values for `emitColumns`: one array (or typed array) per output field. */
-export type Columns = Record<string, readonly unknown[] | ArrayLike<unknown>>;
+export type { Columns };
 
-/** Collects a stream turn's output. */
-export interface OutputCollector {
+/**
+ * Collects a stream turn's output. `O` is the method's declared output
+ * (`Implementation<typeof S>` fills it in): batches, columns and rows are
+ * typed by its fields; `"dynamic"` (the default) leaves them untyped.
+ */
+export interface OutputCollector<O = "dynamic"> {
   /** The output schema of this call. */
   readonly schema: Schema;
   /** Emit a batch (must have the output schema). */
-  emit(batch: RecordBatch, metadata?: Record<string, string>): void;
-  /** Emit a batch built from columns (arrays of JS values per field). */
-  emitColumns(columns: Columns, metadata?: Record<string, string>): void;
-  /** Emit a batch built from row objects. */
-  emitRows(rows: readonly Record<string, unknown>[], metadata?: Record<string, string>): void;
+  emit(batch: StreamBatch<O>, metadata?: Record<string, string>): void;
+  /** Emit a batch built from columns (arrays of JS values per field, as the `t.*` types map them). */
+  emitColumns(columns: StreamColumns<O>, metadata?: Record<string, string>): void;
+  /** Emit a batch built from row objects (fields with a default or nullable may be omitted). */
+  emitRows(rows: readonly StreamRowIn<O>[], metadata?: Record<string, string>): void;
   /** Send a log message to the client, ordered with the batches. */
   clientLog(level: LogLevel, message: string, extra?: Record<string, unknown>): void;
   /** End the stream (producers). A batch emitted in the same turn is still delivered. */
@@ -97,16 +102,19 @@ export interface OutputCollector {
 
 type MaybePromise<T> = T | Promise<T>;
 
-/** State of a producer stream: called once per client tick. */
-export interface ProducerState {
-  produce(out: OutputCollector, ctx: CallContext): MaybePromise<void>;
+/** State of a producer stream with output `O`: called once per client tick. */
+export interface ProducerState<O = "dynamic"> {
+  produce(out: OutputCollector<O>, ctx: CallContext): MaybePromise<void>;
   /** Called once when the client cancels the stream. */
   onCancel?(ctx: CallContext): MaybePromise<void>;
 }
 
-/** State of an exchange stream: called once per input batch. */
-export interface ExchangeState {
-  exchange(input: RecordBatch, out: OutputCollector, ctx: CallContext): MaybePromise<void>;
+/**
+ * State of an exchange stream with input `I` and output `O`: called once per
+ * input batch (read its rows with `rowsOf(S.methods.m.input, input)`).
+ */
+export interface ExchangeState<I = "dynamic", O = "dynamic"> {
+  exchange(input: StreamBatch<I>, out: OutputCollector<O>, ctx: CallContext): MaybePromise<void>;
   onCancel?(ctx: CallContext): MaybePromise<void>;
 }
 
@@ -120,7 +128,7 @@ export interface StreamInit<S, H> {
   schema?: Schema;
 }
 
-type HeaderOf<H> = H extends StructType<infer F> ? InferFields<F> : never;
+type HeaderOf<H> = H extends StructType<any> ? Infer<H> : never;
 type StreamReturn<S, H> = [H] extends [undefined] ? S | StreamInit<S, never> : StreamInit<S, HeaderOf<H>> & { header: HeaderOf<H> };
 
 type ResultOf<R> = R extends null ? void : Infer<R>;
@@ -128,11 +136,22 @@ type ResultOf<R> = R extends null ? void : Infer<R>;
 /** The handler type of one method. */
 export type Handler<M> = M extends UnaryMethod<infer P, infer R>
   ? (params: ParamsOut<P>, ctx: CallContext) => MaybePromise<ResultOf<R>>
-  : M extends ProducerMethod<infer P, infer H>
-    ? (params: ParamsOut<P>, ctx: CallContext) => MaybePromise<StreamReturn<ProducerState, H>>
-    : M extends ExchangeMethod<infer P, infer H>
-      ? (params: ParamsOut<P>, ctx: CallContext) => MaybePromise<StreamReturn<ExchangeState, H>>
+  : M extends ProducerMethod<infer P, infer H, infer O>
+    ? (params: ParamsOut<P>, ctx: CallContext) => MaybePromise<StreamReturn<ProducerState<O>, H>>
+    : M extends ExchangeMethod<infer P, infer H, infer I, infer O>
+      ? (params: ParamsOut<P>, ctx: CallContext) => MaybePromise<StreamReturn<ExchangeState<I, O>, H>>
       : never;
+
+/**
+ * The typed state interface of stream method `M`, for state classes:
+ * `class Fib implements StreamState<typeof Calculator.methods.fibonacci>`.
+ */
+export type StreamState<M> = M extends ProducerMethod<any, any, infer O>
+  ? ProducerState<O>
+  : M extends ExchangeMethod<any, any, infer I, infer O>
+    ? ExchangeState<I, O>
+    : never;
+
 
 /** The implementation type of a service: one handler per method. */
 export type Implementation<S extends ServiceDefinition> = {
