@@ -6,7 +6,26 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Float64, Int64, RecordBatch, Utf8, vectorFromArray, type DataType, type Vector } from "apache-arrow";
+import {
+  Float64,
+  Int64,
+  RecordBatch,
+  Utf8,
+  vectorFromArray,
+  type DataType,
+  type DateDay,
+  type Decimal,
+  type Dictionary,
+  type DurationMillisecond,
+  type FixedSizeBinary,
+  type Int16,
+  type List,
+  type Map_,
+  type Struct,
+  type TimeNanosecond,
+  type Timestamp,
+  type Vector,
+} from "apache-arrow";
 import {
   defineService,
   exchange,
@@ -15,6 +34,7 @@ import {
   servePipe,
   t,
   unary,
+  type ArrowOf,
   type Client,
   type Implementation,
   type Infer,
@@ -37,6 +57,24 @@ const Svc = defineService("TypedStreams", {
   total: exchange({}, { input: { amount: t.float64, tag: t.string.default("none") }, output: { total: t.float64, tag: t.string } }),
   info: unary({}, Info),
 });
+
+// ---------------------------------------------------------------------------
+// each t.* type carries the Arrow type of its columns
+
+assertType<Equal<ArrowOf<typeof t.int64>, Int64>>(true);
+assertType<Equal<ArrowOf<typeof t.date32>, DateDay>>(true);
+assertType<Equal<ArrowOf<ReturnType<typeof t.decimal>>, Decimal>>(true);
+assertType<Equal<ArrowOf<ReturnType<typeof t.fixedBinary>>, FixedSizeBinary>>(true);
+assertType<Equal<ArrowOf<ReturnType<typeof t.timestamp>>, Timestamp>>(true);
+assertType<Equal<ArrowOf<ReturnType<typeof t.time64<"ns">>>, TimeNanosecond>>(true);
+assertType<Equal<ArrowOf<ReturnType<typeof t.duration<"ms">>>, DurationMillisecond>>(true);
+const _set = t.set(t.string);
+const _map = t.map(t.string, t.int64.optional());
+assertType<Equal<ArrowOf<typeof _set>, List<Utf8>>>(true);
+assertType<Equal<ArrowOf<typeof _map>, Map_<Utf8, Int64>>>(true);
+assertType<Equal<ArrowOf<typeof t.dictString>, Dictionary<Utf8, Int16>>>(true);
+assertType<Equal<ArrowOf<ReturnType<typeof t.enum<"A" | "B">>>, Dictionary<Utf8, Int16>>>(true);
+assertType<Equal<ArrowOf<typeof Info>, Struct<{ rows: Int64; label: Utf8; scale: Float64 }>>>(true);
 
 // ---------------------------------------------------------------------------
 // struct types: optional and default fields are optional keys; hovers are plain objects
@@ -120,6 +158,11 @@ async function clientTypes(c: Client<typeof Svc>): Promise<void> {
   void ids, names;
   // @ts-expect-error no such output column
   batch.getChild("nope");
+  // @ts-expect-error an int64 column is not a utf8 one
+  const _wrong: Vector<Utf8> = batch.getChild("i")!;
+  // @ts-expect-error apache-arrow reads int64 as bigint (rows() gives numbers)
+  const _raw: number | null = batch.getChild("i")!.get(0);
+  void _wrong, _raw;
   for (const b of await stream.collect()) b.getChild("i");
   for await (const b of stream) {
     // @ts-expect-error no such output column
@@ -129,6 +172,9 @@ async function clientTypes(c: Client<typeof Svc>): Promise<void> {
     assertType<Equal<typeof row, { i: number; name: string | null }>>(true);
     // @ts-expect-error no such field
     void row.nope;
+    // @ts-expect-error an int64 row value is a number
+    const _s: string = row.i;
+    void _s;
   }
   const plain = await c.plain();
   assertType<Equal<typeof plain.header, undefined>>(true);
