@@ -35,7 +35,7 @@ export function decodeResult(type: VType, resultSchema: Schema, batch: RecordBat
  * cannot represent (an enum non-member, an int64 outside the safe range, a
  * corrupt struct blob, invalid UTF-8) is the server's protocol violation.
  */
-function undecodable<T>(what: string, decode: () => T): T {
+export function undecodable<T>(what: string, decode: () => T): T {
   try {
     return decode();
   } catch (err) {

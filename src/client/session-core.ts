@@ -8,6 +8,7 @@ import type { RecordBatch, Schema } from "apache-arrow";
 import { ProtocolError } from "../errors.js";
 import type { ExchangeMethod, StreamMethod } from "../service/definition.js";
 import { decodeRows } from "../core/columns.js";
+import { undecodable } from "./decode.js";
 import { metadataMap, withGiveUp, type CallLimits, type GiveUp } from "./call-options.js";
 import {
   collectBatches,
@@ -148,7 +149,7 @@ export class ProducerSession<H = undefined> extends SessionCore<H> implements Pr
 
   /** Every remaining row, decoded through the declared output types; leaving the loop early closes the stream. */
   async *rows(): AsyncGenerator<any, void, undefined> {
-    for await (const batch of this) yield* decodeRows(this.def.outputFields, batch);
+    for await (const batch of this) yield* undecodable(`output of '${this.method}'`, () => decodeRows(this.def.outputFields, batch));
   }
 }
 
@@ -170,7 +171,8 @@ export class ExchangeSessionBase<H = undefined> extends SessionCore<H> implement
 
   /** `exchange`, with the reply's rows decoded through the declared output types. */
   async exchangeRows(input: ExchangeInput): Promise<any[]> {
-    return decodeRows(this.def.outputFields, await this.exchange(input));
+    const out = await this.exchange(input);
+    return undecodable(`output of '${this.method}'`, () => decodeRows(this.def.outputFields, out));
   }
 
   /** Local validation: input not matching the declared input schema fails here, before anything is sent. */
