@@ -36,7 +36,7 @@ import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const worker = join(root, "dist/src/conformance/worker.js");
+const worker = join(root, "dist/conformance/worker.js");
 
 /**
  * Tests excluded on purpose, each with the reason. Every entry becomes a

@@ -17,8 +17,8 @@ import {
 } from "../src/index.js";
 import { serveHttp, type HttpListener } from "../src/node.js";
 import { Echo, echoImpl, echoStateClasses } from "./fixtures/echo-service.js";
-import { ConformanceService } from "../src/conformance/service.js";
-import { conformanceImpl, conformanceStateClasses } from "../src/conformance/impl.js";
+import { ConformanceService } from "../conformance/service.js";
+import { conformanceImpl, conformanceStateClasses } from "../conformance/impl.js";
 
 /** Fails if `p` has not settled within `ms`. */
 async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

@@ -14,8 +14,8 @@ import { type DataType, type Field, type Schema, Type } from "apache-arrow";
 import { connect } from "../src/transport/subprocess.js";
 import { Reflection } from "../src/introspection/reflection.js";
 import { describeService, introspect, type MethodInfo, type ServiceInfo } from "../src/client/introspect.js";
-import { ConformanceService } from "../src/conformance/service.js";
-import { Secondary, SECONDARY_PROTOCOL } from "../src/conformance/secondary.js";
+import { ConformanceService } from "../conformance/service.js";
+import { Secondary, SECONDARY_PROTOCOL } from "../conformance/secondary.js";
 import { referenceBin, repoRoot } from "./support/reference.js";
 
 /** A type spelled with everything the wire contract fixes: ids, widths, units, child names and nullability. */
@@ -93,7 +93,7 @@ describe("ConformanceService matches the reference", () => {
   });
 
   test("our worker's reflection answer equals the reference's", async () => {
-    const worker = connect(Reflection, [process.execPath, join(repoRoot, "dist/src/conformance/worker.js")], { stderr: "inherit" });
+    const worker = connect(Reflection, [process.execPath, join(repoRoot, "dist/conformance/worker.js")], { stderr: "inherit" });
     try {
       assertServiceEqual(await introspect(worker, "ConformanceService"), reference);
     } finally {

@@ -12,12 +12,12 @@ import { join } from "node:path";
 import { connect } from "../src/transport/subprocess.js";
 import { connectTcp, connectUnix } from "../src/transport/socket.js";
 import { RpcError } from "../src/errors.js";
-import { ConformanceService } from "../src/conformance/service.js";
-import { Secondary } from "../src/conformance/secondary.js";
-import { pyFloat, buildRichHeader } from "../src/conformance/impl.js";
+import { ConformanceService } from "../conformance/service.js";
+import { Secondary } from "../conformance/secondary.js";
+import { pyFloat, buildRichHeader } from "../conformance/impl.js";
 import { referenceBin, repoRoot } from "./support/reference.js";
 
-const worker = join(repoRoot, "dist/src/conformance/worker.js");
+const worker = join(repoRoot, "dist/conformance/worker.js");
 
 test("pyFloat formats like Python's repr(float)", () => {
   const cases: [number, string][] = [

@@ -7,8 +7,8 @@
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { RpcServer } from "../src/server/server.js";
-import { ConformanceService } from "../src/conformance/service.js";
-import { conformanceImpl } from "../src/conformance/impl.js";
+import { ConformanceService } from "../conformance/service.js";
+import { conformanceImpl } from "../conformance/impl.js";
 import { FuzzFailure, applyMutations, framingIntact, memoryBounded, walkFrames, decodeOutput } from "./support/fuzz.js";
 import {
   captureConversations,

@@ -19,7 +19,7 @@ import {
   type HttpClientOptions,
   type LogMessage,
 } from "../src/index.js";
-import { ConformanceService } from "../src/conformance/service.js";
+import { ConformanceService } from "../conformance/service.js";
 import { ClientConformanceService, checkTypedExchange } from "./fixtures/client-conformance.js";
 import { startWorker, stop, type Worker } from "./support/processes.js";
 import { referenceBin, referencePython } from "./support/reference.js";

@@ -21,12 +21,12 @@ import {
   type HttpServerOptions,
   type UploadUrlProvider,
 } from "../src/node.js";
-import { ConformanceService } from "../src/conformance/service.js";
-import { conformanceImpl, conformanceStateClasses } from "../src/conformance/impl.js";
+import { ConformanceService } from "../conformance/service.js";
+import { conformanceImpl, conformanceStateClasses } from "../conformance/impl.js";
 import { encodeStream } from "../src/wire/ipc.js";
 import { requestBatch } from "../src/client/connection.js";
 import { t } from "../src/schema/types.js";
-import { fakeStorageProvider, onlyLoopbackIp } from "../src/conformance/fake-storage.js";
+import { fakeStorageProvider, onlyLoopbackIp } from "../conformance/fake-storage.js";
 import { startWorker, stop, type Worker } from "./support/processes.js";
 import { referencePython } from "./support/reference.js";
 

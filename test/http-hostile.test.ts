@@ -11,8 +11,8 @@ import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
 import { createHttpHandler } from "../src/http/server.js";
 import { serveHttp, type HttpListener, type HttpListenOptions } from "../src/transport/http-node.js";
-import { ConformanceService } from "../src/conformance/service.js";
-import { conformanceImpl } from "../src/conformance/impl.js";
+import { ConformanceService } from "../conformance/service.js";
+import { conformanceImpl } from "../conformance/impl.js";
 
 interface RawReply {
   /** The status line's code, or 0 when the server closed without answering. */

@@ -15,8 +15,8 @@ import { createHttpHandler } from "../src/http/server.js";
 import { httpConnect } from "../src/http/client.js";
 import { serveHttp, type HttpListenOptions } from "../src/transport/http-node.js";
 import { DEFAULT_MAX_BODY_BYTES, FRAMING_HEADROOM } from "../src/http/headers.js";
-import { ConformanceService } from "../src/conformance/service.js";
-import { conformanceImpl } from "../src/conformance/impl.js";
+import { ConformanceService } from "../conformance/service.js";
+import { conformanceImpl } from "../conformance/impl.js";
 import { RpcError } from "../src/errors.js";
 
 const MiB = 1024 * 1024;

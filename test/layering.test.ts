@@ -3,7 +3,9 @@
  * layer block at the top of that file is parsed, and every relative import in
  * src/ is checked against it — a module imports only from its own folder and
  * the layers listed above its own, folders sharing a line never import each
- * other, and no import cycle exists between modules (type imports included).
+ * other, no module of src/ imports from outside it (the conformance worker in
+ * conformance/ is not published), and no import cycle exists between modules
+ * (type imports included).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -23,7 +25,7 @@ function layers(): string[][] {
   return block[1]!
     .split("\n")
     .filter((l) => l.trim())
-    .map((l) => [...l.matchAll(/src\/(\S*)/g)].map((m) => m[1]!));
+    .map((l) => [...l.matchAll(/(?<=^|\s)src\/(\S*)/g)].map((m) => m[1]!));
 }
 
 function sources(dir: string): string[] {
@@ -65,7 +67,8 @@ test("every module imports only from its own layer's folder or the layers above 
     }
     for (const to of importsOf(file)) {
       const target = layerOf(to, table);
-      if (!target) violations.push(`${from} → ${to}: target in no layer`);
+      if (to.startsWith("..")) violations.push(`${from} → ${to}: imports from outside src/ (the published package ships src/ only)`);
+      else if (!target) violations.push(`${from} → ${to}: target in no layer`);
       else if (target.line > own.line) violations.push(`${from} → ${to}: imports a layer below its own`);
       else if (target.line === own.line && target.entry !== own.entry) violations.push(`${from} → ${to}: imports a sibling layer (${target.entry})`);
     }

@@ -25,7 +25,7 @@ import { Field, Float32, Float64, Int32, Int64, RecordBatch, Schema, Struct, Utf
 import { ProtocolError, RpcError, introspect, type Client, type LogMessage } from "../src/index.js";
 import { connect, connectTcp, connectUnix } from "../src/node.js";
 import { defineService } from "../src/service/definition.js";
-import { ConformanceService } from "../src/conformance/service.js";
+import { ConformanceService } from "../conformance/service.js";
 import { describeService } from "../src/client/introspect.js";
 import { schemaTokens } from "../src/introspection/type-tokens.js";
 import { decodeStreamSync, deserializeSchema, encodeStream, serializeSchema } from "../src/wire/ipc.js";

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKER = [os.environ.get("NODE", "node"), str(ROOT / "dist/src/conformance/worker.js")]
+WORKER = [os.environ.get("NODE", "node"), str(ROOT / "dist/conformance/worker.js")]
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ import type { Data, Schema } from "apache-arrow";
 import type { ExchangeMethod, ProducerMethod } from "../service/definition.js";
 import type { Columns, StreamBatch, StreamInput, StreamRow } from "../service/streams.js";
 import { batchFromColumns, rowsToColumns } from "../core/columns.js";
+import { foreignBatchError } from "../core/arrow-copy.js";
 import { metadataMap, type CallLimits, type CallMetadata } from "./call-options.js";
 import type { ClientInterceptor } from "./interceptors.js";
 
@@ -93,6 +94,8 @@ export interface CallTransport {
 
 /** Turn exchange input into a batch of the method's input schema (RecordBatches pass as is). */
 export function toInputBatch(def: ExchangeMethod, input: ExchangeInput): RecordBatch {
+  const foreign = foreignBatchError(input, "exchange input");
+  if (foreign) throw foreign;
   if (input instanceof RecordBatch) return input;
   const columns = Array.isArray(input)
     ? rowsToColumns(def.inputSchema, input as readonly Record<string, unknown>[], def.inputFields)

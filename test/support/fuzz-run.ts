@@ -14,7 +14,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import fc from "fast-check";
 import { RpcServer } from "../../src/server/server.js";
 import { serveSocket, type SocketServer } from "../../src/transport/socket.js";
-import { ConformanceService } from "../../src/conformance/service.js";
+import { ConformanceService } from "../../conformance/service.js";
 import type { HttpHandler } from "../../src/http/server.js";
 import { serveHttp, type HttpListener } from "../../src/transport/http-node.js";
 import {

@@ -10,7 +10,7 @@ import type { RecordBatch } from "apache-arrow";
 import { defineService, exchange, producer } from "../../src/service/definition.js";
 import { t } from "../../src/schema/types.js";
 import type { ExchangeState, Implementation, OutputCollector, ProducerState } from "../../src/service/implementation.js";
-import { Point, Status } from "../../src/conformance/types.js";
+import { Point, Status } from "../../conformance/types.js";
 
 export const STREAM_COLUMNS = {
   tags: t.list(t.string).optional(),

@@ -11,8 +11,8 @@
  *   was left intact and the server kept it open, else on a fresh one).
  */
 import net from "node:net";
-import { ConformanceService, type ConformanceServiceDef } from "../../src/conformance/service.js";
-import { conformanceImpl, conformanceStateClasses } from "../../src/conformance/impl.js";
+import { ConformanceService, type ConformanceServiceDef } from "../../conformance/service.js";
+import { conformanceImpl, conformanceStateClasses } from "../../conformance/impl.js";
 import { RpcServer, hosted, type ServerOptions } from "../../src/server/server.js";
 import { FuzzStreams, fuzzStreamsImpl } from "./fuzz-streams.js";
 import { createClient, type Client } from "../../src/client/client.js";

@@ -6,10 +6,10 @@
  * version gate must be per protocol), and raises errors carrying codes,
  * kinds and structured details.
  */
-import { defineService, unary } from "../service/definition.js";
-import { t } from "../schema/types.js";
-import { ServiceError, type ErrorCodeName } from "../errors.js";
-import type { Implementation } from "../service/implementation.js";
+import { defineService, unary } from "../src/service/definition.js";
+import { t } from "../src/schema/types.js";
+import { ServiceError, type ErrorCodeName } from "../src/errors.js";
+import type { Implementation } from "../src/service/implementation.js";
 
 export const SECONDARY_PROTOCOL = "conformance.Secondary.v1";
 export const SECONDARY_ECHO_PREFIX = "secondary:";

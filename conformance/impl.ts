@@ -5,11 +5,11 @@
  */
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { Field, Float64, Int64, RecordBatch, Schema, Utf8 } from "apache-arrow";
-import { ServiceError } from "../errors.js";
-import type { CallContext, ExchangeState, Implementation, OutputCollector, ProducerState } from "../service/implementation.js";
-import { t } from "../schema/types.js";
-import { encodeStream } from "../wire/ipc.js";
-import { makeBatch } from "../wire/batches.js";
+import { ServiceError } from "../src/errors.js";
+import type { CallContext, ExchangeState, Implementation, OutputCollector, ProducerState } from "../src/service/implementation.js";
+import { t } from "../src/schema/types.js";
+import { encodeStream } from "../src/wire/ipc.js";
+import { makeBatch } from "../src/wire/batches.js";
 import type { ConformanceServiceDef } from "./service.js";
 import type { StatusName } from "./types.js";
 

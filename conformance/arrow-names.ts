@@ -4,7 +4,7 @@
  * logs that other ports' tooling reads.
  */
 import { DataType, type Field, Type, DateUnit, Precision } from "apache-arrow";
-import { UNITS } from "../introspection/type-tokens.js";
+import { UNITS } from "../src/introspection/type-tokens.js";
 
 
 const child = (f: Field) => `${f.name}: ${arrowTypeName(f.type)}${f.nullable ? "" : " not null"}`;

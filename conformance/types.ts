@@ -3,7 +3,7 @@
  * structs used as parameters, results and stream headers. Field order, Arrow
  * types and nullability are part of the wire contract.
  */
-import { t } from "../schema/types.js";
+import { t } from "../src/schema/types.js";
 
 export const Status = t.enum("Status", ["PENDING", "ACTIVE", "CLOSED"]);
 export type StatusName = "PENDING" | "ACTIVE" | "CLOSED";

@@ -30,15 +30,15 @@
  *                                        worker's self-shutdown; startup grace max(S, 60); default 0: never)
  *                 --connection-idle-timeout S  close a connection idle for S seconds (default 300, 0: never)
  */
-import { RpcServer, hosted, type ServerOptions } from "../server/server.js";
-import { nodeChannel } from "../transport/node-stream.js";
-import { serveSocket } from "../transport/socket.js";
-import { serveHttp } from "../transport/http-node.js";
-import { createHttpHandler } from "../http/server.js";
+import { RpcServer, hosted, type ServerOptions } from "../src/server/server.js";
+import { nodeChannel } from "../src/transport/node-stream.js";
+import { serveSocket } from "../src/transport/socket.js";
+import { serveHttp } from "../src/transport/http-node.js";
+import { createHttpHandler } from "../src/http/server.js";
 import { fakeStorageProvider, loopbackOnly, onlyLoopbackIp } from "./fake-storage.js";
-import { AuthError, type AuthReason, type Authenticate } from "../http/auth.js";
-import { Reflection } from "../introspection/reflection.js";
-import { randomHex } from "../util/ids.js";
+import { AuthError, type AuthReason, type Authenticate } from "../src/http/auth.js";
+import { Reflection } from "../src/introspection/reflection.js";
+import { randomHex } from "../src/util/ids.js";
 import { ConformanceService } from "./service.js";
 import { conformanceImpl, conformanceStateClasses } from "./impl.js";
 import { accessLogWriter } from "./access-log.js";

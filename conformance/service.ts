@@ -6,8 +6,8 @@
  * identical to the other implementations'; `test/conformance-schemas.test.ts`
  * compares them with the reference worker's reflection output.
  */
-import { defineService, exchange, producer, unary } from "../service/definition.js";
-import { t, type VType } from "../schema/types.js";
+import { defineService, exchange, producer, unary } from "../src/service/definition.js";
+import { t, type VType } from "../src/schema/types.js";
 import {
   AllTypes,
   BoundingBox,

@@ -5,11 +5,11 @@
  * Arrow types (`request_fields`) and its row count.
  */
 import { appendFileSync, openSync, closeSync } from "node:fs";
-import type { CallRecord } from "../server/server.js";
-import type { ServiceDefinition } from "../service/definition.js";
-import { protocolHashOf } from "../introspection/reflection.js";
+import type { CallRecord } from "../src/server/server.js";
+import type { ServiceDefinition } from "../src/service/definition.js";
+import { protocolHashOf } from "../src/introspection/reflection.js";
 import { arrowTypeName } from "./arrow-names.js";
-import { codeOfType } from "../errors.js";
+import { codeOfType } from "../src/errors.js";
 
 export interface AccessLogOptions {
   serverId: string;

@@ -3,7 +3,7 @@
  * vgi_rpc.conformance.fake_storage`), for the conformance worker and tests:
  * an upload-URL provider and the URL policies of the reference's fixtures.
  */
-import type { UploadUrlProvider } from "../http/upload-urls.js";
+import type { UploadUrlProvider } from "../src/http/upload-urls.js";
 
 /** Upload URLs from the reference's fake storage service: `POST {base}/alloc` vends a PUT/GET pair. */
 export function fakeStorageProvider(base: string): UploadUrlProvider {
