@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { referencePython, repoRoot } from "./support/reference.js";
 
-const worker = join(repoRoot, "dist", "src", "conformance", "worker.js");
+const worker = join(repoRoot, "dist", "conformance", "worker.js");
 const KEY = "7f".repeat(32);
 
 function freePort(): Promise<number> {
