@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { servePipe, type Client } from "vgi-rpc";
 import { connect, connectTcp, connectUnix, serveSocket } from "vgi-rpc/node";
-import { Bench, benchImpl } from "./service.js";
+import { BenchmarkService, benchmarkImpl } from "./service.js";
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -24,7 +24,7 @@ interface Figures {
   p99us: number;
 }
 
-async function measure(transport: string, client: Client<typeof Bench>): Promise<Figures> {
+async function measure(transport: string, client: Client<typeof BenchmarkService>): Promise<Figures> {
   for (let i = 0; i < WARMUP; i++) await client.add({ a: i, b: 1 });
   const lat = new Float64Array(CALLS);
   const start = performance.now();
@@ -47,26 +47,26 @@ async function measure(transport: string, client: Client<typeof Bench>): Promise
 const results: Figures[] = [];
 
 {
-  await using c = servePipe(Bench, benchImpl);
+  await using c = servePipe(BenchmarkService, benchmarkImpl);
   results.push(await measure("in-process pipe", c));
 }
 {
   const worker = fileURLToPath(new URL("./worker.js", import.meta.url));
-  await using c = connect(Bench, [process.execPath, worker]);
+  await using c = connect(BenchmarkService, [process.execPath, worker]);
   results.push(await measure("subprocess (stdio)", c));
 }
 const dir = mkdtempSync(join(tmpdir(), "vgi-bench-"));
 try {
-  await using server = await serveSocket(Bench, benchImpl, { path: join(dir, "bench.sock") });
-  await using c = await connectUnix(Bench, join(dir, "bench.sock"));
+  await using server = await serveSocket(BenchmarkService, benchmarkImpl, { path: join(dir, "bench.sock") });
+  await using c = await connectUnix(BenchmarkService, join(dir, "bench.sock"));
   results.push(await measure("unix socket", c));
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 {
-  await using server = await serveSocket(Bench, benchImpl, { host: "127.0.0.1", port: 0 });
+  await using server = await serveSocket(BenchmarkService, benchmarkImpl, { host: "127.0.0.1", port: 0 });
   const address = server.address as { host: string; port: number };
-  await using c = await connectTcp(Bench, address);
+  await using c = await connectTcp(BenchmarkService, address);
   results.push(await measure("tcp (loopback)", c));
 }
 
