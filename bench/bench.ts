@@ -36,7 +36,7 @@ import { BenchmarkService, valueBatch } from "./service.js";
 const QUICK = process.argv.includes("--quick") || /^(1|true|yes)$/i.test(process.env.VGI_BENCH_QUICK ?? "");
 const MODE = QUICK
   ? { name: "quick", rounds: 3, addCalls: 1500, addWarmup: 300, batches: 4, rows: 1_000_000, floorRtt: 20_000 }
-  : { name: "full", rounds: 7, addCalls: 5000, addWarmup: 1000, batches: 12, rows: 1_000_000, floorRtt: 100_000 };
+  : { name: "full", rounds: 7, addCalls: 5000, addWarmup: 1000, batches: 12, rows: 1_000_000, floorRtt: 30_000 };
 
 const HERE = fileURLToPath(new URL(".", import.meta.url)); // dist/bench/
 const ROOT = join(HERE, "..", "..");
@@ -186,8 +186,12 @@ class PyDriver {
       },
     };
   }
-  close() {
+  /** Asks the driver to close its connections (it stops its pipe workers) and waits up to 5 s for it to exit. */
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => this.child.once("exit", () => r()));
     this.child.stdin!.end(JSON.stringify({ op: "close" }) + "\n");
+    await Promise.race([exited, sleep(5000)]);
   }
 }
 
@@ -427,7 +431,7 @@ async function main() {
       console.log(`${t}: ${line.join("; ")}`);
     }
     console.log(`\nnot measured: ${UNAVAILABLE.map((u) => `${u.peer} — ${u.reason}`).join("; ")}`);
-    if (t_tcpFloorNote) console.log(t_tcpFloorNote);
+    console.log("no C floor for TCP in this version of the harness (tcp ratios are against Python→Python only)");
 
     const results = {
       generated: new Date().toISOString(),
@@ -444,14 +448,11 @@ async function main() {
     writeFileSync(RESULTS, JSON.stringify(results, null, 2) + "\n");
     console.log(`\nwrote ${RESULTS} (${results.seconds.toFixed(1)} s)`);
   } finally {
-    py.close();
+    await py.close();
     for (const c of tsClients) await Promise.resolve(c.close()).catch(() => {});
-    await sleep(100);
     killAll();
     rmSync(dir, { recursive: true, force: true });
   }
 }
-
-const t_tcpFloorNote = "no C floor for TCP in this version of the harness (tcp ratios are against Python→Python only)";
 
 await main();
