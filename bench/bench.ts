@@ -47,7 +47,7 @@ const PY_WORKER = join(SRC_BENCH, "py", "worker.py");
 const PY_CLIENT = join(SRC_BENCH, "py", "client.py");
 const RESULTS = join(SRC_BENCH, "results.json");
 
-type Impl = "ts" | "py";
+type Impl = "ts" | "py" | "go";
 type Transport = "pipe" | "unix" | "tcp";
 type Workload = "add" | "producer" | "exchange";
 const TRANSPORTS: Transport[] = ["pipe", "unix", "tcp"];
@@ -58,7 +58,13 @@ const PAIRS: [Impl, Impl][] = [
   ["ts", "py"],
   ["py", "ts"],
 ];
-const NAME: Record<Impl, string> = { ts: "TS", py: "Python" };
+const NAME: Record<Impl, string> = { ts: "TS", py: "Python", go: "Go" };
+/**
+ * Optional peer: the Go port's benchmark worker, built elsewhere and named by VGI_BENCH_GO_WORKER. It serves stdio (and HTTP) only and
+ * has no generate_batches, so it is measured over the pipe on add and exchange.
+ */
+const GO_WORKER = process.env.VGI_BENCH_GO_WORKER && existsSync(process.env.VGI_BENCH_GO_WORKER) ? process.env.VGI_BENCH_GO_WORKER : null;
+const GO_PAIRS: [Impl, Impl][] = GO_WORKER ? [["ts", "go"], ["py", "go"]] : [];
 const pairName = (c: Impl, w: Impl) => `${NAME[c]}→${NAME[w]}`;
 
 interface AddFigure { calls_per_s: number; p50_us: number; p99_us: number; seconds: number }
@@ -87,6 +93,7 @@ const median = (xs: number[]) => {
 };
 
 function workerArgv(impl: Impl, ...extra: string[]): string[] {
+  if (impl === "go") return [GO_WORKER!, ...extra];
   return impl === "ts" ? [process.execPath, TS_WORKER, ...extra] : [PY, PY_WORKER, ...extra];
 }
 
@@ -285,11 +292,13 @@ async function measureFloors(dir: string): Promise<Floors> {
 
 // ---------------------------------------------------------------- main
 
-interface Cell { client: Impl; worker: Impl; transport: Transport; runner: Runner; figures: Record<Workload, Figure[]> }
+interface Cell { client: Impl; worker: Impl; transport: Transport; runner: Runner; workloads: Workload[]; figures: Record<Workload, Figure[]> }
 
 const UNAVAILABLE = [
   { peer: "Rust crate worker (vgi-rpc on crates.io, vgi-rpc-benchmark-rust)", reason: "not built in this version of the harness" },
-  { peer: "Go port worker (github.com/Query-farm/vgi-rpc-go, vgi-rpc-benchmark-go)", reason: "not built in this version of the harness" },
+  GO_WORKER
+    ? { peer: "Go port worker: producer workload, unix and TCP", reason: "the Go benchmark worker serves stdio and HTTP only and has no generate_batches (its generate emits one-row batches)" }
+    : { peer: "Go port worker (Query-farm/vgi-rpc-go, vgi-rpc-benchmark-go)", reason: "VGI_BENCH_GO_WORKER not set to a built worker (the harness does not build it)" },
   { peer: "npm @query-farm/vgi-rpc", reason: "not installed in this version of the harness" },
   { peer: "HTTP transport (all pairs)", reason: "not measured in this version of the harness" },
 ];
@@ -319,7 +328,7 @@ async function main() {
     // Connections: one worker process per (pair, transport).
     const cells: Cell[] = [];
     for (const transport of TRANSPORTS) {
-      for (const [client, worker] of PAIRS) {
+      for (const [client, worker] of transport === "pipe" ? [...PAIRS, ...GO_PAIRS] : PAIRS) {
         const tag = `${client}-${worker}-${transport}`;
         const where = transport === "pipe" ? {} : await startListener(worker, transport, dir, tag);
         let runner: Runner;
@@ -336,14 +345,15 @@ async function main() {
           await py.call(transport === "pipe" ? { op: "open", key: tag, transport, cmd: workerArgv(worker) } : { op: "open", key: tag, transport, ...where });
           runner = py.runner(tag);
         }
-        cells.push({ client, worker, transport, runner, figures: { add: [], producer: [], exchange: [] } });
+        const workloads: Workload[] = worker === "go" ? ["add", "exchange"] : WORKLOADS;
+        cells.push({ client, worker, transport, runner, workloads, figures: { add: [], producer: [], exchange: [] } });
       }
     }
 
     // Warm-up: every connection, every workload.
     for (const cell of cells) {
       await cell.runner.run("add", MODE.addWarmup);
-      await cell.runner.run("producer", 1);
+      if (cell.workloads.includes("producer")) await cell.runner.run("producer", 1);
       await cell.runner.run("exchange", 1);
     }
     console.log(`warm-up done (${((Date.now() - started) / 1000).toFixed(1)} s)`);
@@ -351,7 +361,7 @@ async function main() {
     // Rounds: per workload, per round, every cell in turn (A B C D …, A B C D …).
     for (const workload of WORKLOADS) {
       const n = workload === "add" ? MODE.addCalls : MODE.batches;
-      for (let r = 0; r < MODE.rounds; r++) for (const cell of cells) cell.figures[workload].push(await cell.runner.run(workload, n));
+      for (let r = 0; r < MODE.rounds; r++) for (const cell of cells) if (cell.workloads.includes(workload)) cell.figures[workload].push(await cell.runner.run(workload, n));
       console.log(`${workload} done (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     }
 
@@ -366,8 +376,8 @@ async function main() {
     console.log(`${"transport".padEnd(9)} ${"pair".padEnd(15)} ${"calls/s".padStart(9)} ${"p50 µs".padStart(8)} ${"p99 µs".padStart(8)}  vs Python→Python`);
     for (const t of TRANSPORTS) {
       const ref = med(find("py", "py", t), "add", "calls_per_s");
-      for (const [c, w] of PAIRS) {
-        const cell = find(c, w, t);
+      for (const cell of cells.filter((x) => x.transport === t)) {
+        const [c, w] = [cell.client, cell.worker];
         const cps = med(cell, "add", "calls_per_s");
         const row = { workload: "add", transport: t, pair: pairName(c, w), calls_per_s: cps, p50_us: med(cell, "add", "p50_us"), p99_us: med(cell, "add", "p99_us"), vs_py_py: ratio(cps, ref) };
         table.push(row);
@@ -381,8 +391,9 @@ async function main() {
       console.log(`${"transport".padEnd(9)} ${"pair".padEnd(15)} ${"MB/s".padStart(9)}  vs Python→Python`);
       for (const t of TRANSPORTS) {
         const ref = med(find("py", "py", t), w, "mb_per_s");
-        for (const [c, wk] of PAIRS) {
-          const mbs = med(find(c, wk, t), w, "mb_per_s");
+        for (const cell of cells.filter((x) => x.transport === t && x.workloads.includes(w))) {
+          const [c, wk] = [cell.client, cell.worker];
+          const mbs = med(cell, w, "mb_per_s");
           const row = { workload: w, transport: t, pair: pairName(c, wk), mb_per_s: mbs, vs_py_py: ratio(mbs, ref) };
           table.push(row);
           console.log(`${t.padEnd(9)} ${row.pair.padEnd(15)} ${fmt(mbs).padStart(9)}  ×${fmt(row.vs_py_py, 2)}`);
@@ -429,6 +440,20 @@ async function main() {
       }
       floorRatios.push(r);
       console.log(`${t}: ${line.join("; ")}`);
+    }
+    if (GO_WORKER) {
+      // Worker against worker, same client: ours / Go's.
+      const line: string[] = [];
+      const r: Record<string, unknown> = { transport: "pipe", peer: "go" };
+      for (const w of ["add", "exchange"] as const) {
+        const k = w === "add" ? "calls_per_s" : "mb_per_s";
+        for (const c of ["ts", "py"] as const) {
+          r[`${w}_${c}_client_ts_worker_vs_go_worker`] = ratio(med(find(c, "ts", "pipe"), w, k), med(find(c, "go", "pipe"), w, k));
+          line.push(`${w} ${pairName(c, "ts")} ×${fmt(r[`${w}_${c}_client_ts_worker_vs_go_worker`] as number, 2)} of ${pairName(c, "go")}`);
+        }
+      }
+      floorRatios.push(r);
+      console.log(`pipe, our worker / the Go worker: ${line.join("; ")}`);
     }
     console.log(`\nnot measured: ${UNAVAILABLE.map((u) => `${u.peer} — ${u.reason}`).join("; ")}`);
     console.log("no C floor for TCP in this version of the harness (tcp ratios are against Python→Python only)");
