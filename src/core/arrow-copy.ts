@@ -12,7 +12,7 @@ import { RecordBatch } from "apache-arrow";
 const ownInstance = (value: object): boolean => Function.prototype[Symbol.hasInstance].call(RecordBatch, value);
 
 /** Whether `value` has a RecordBatch's shape without being one of our apache-arrow's (its prototype chain decides, not the brand). */
-export function isForeignRecordBatch(value: unknown): boolean {
+function isForeignRecordBatch(value: unknown): boolean {
   if (typeof value !== "object" || value === null || ownInstance(value)) return false;
   const v = value as { numRows?: unknown; schema?: { fields?: unknown }; getChildAt?: unknown; select?: unknown };
   return typeof v.numRows === "number" && Array.isArray(v.schema?.fields) && typeof v.getChildAt === "function" && typeof v.select === "function";

@@ -9,7 +9,7 @@ import type { OutputCollector } from "../service/implementation.js";
 import type { LogRecord } from "../wire/batches.js";
 import type { LogLevel } from "../wire/keys.js";
 import { batchFromColumns, rowsToColumns, schemasEqual } from "../core/columns.js";
-import { foreignBatchError, isForeignRecordBatch } from "../core/arrow-copy.js";
+import { foreignBatchError } from "../core/arrow-copy.js";
 import { ServiceError } from "../errors.js";
 
 const toMap = (md?: Record<string, string>) => (md ? new Map(Object.entries(md)) : undefined);
@@ -34,7 +34,9 @@ export class TurnCollector implements OutputCollector {
   }
 
   emit(batch: RecordBatch, metadata?: Record<string, string>): void {
-    if (isForeignRecordBatch(batch) || !(batch instanceof RecordBatch)) throw foreignBatchError(batch, "emit()") ?? new TypeError("emit() expects an apache-arrow RecordBatch");
+    const foreign = foreignBatchError(batch, "emit()");
+    if (foreign) throw foreign;
+    if (!(batch instanceof RecordBatch)) throw new TypeError("emit() expects an apache-arrow RecordBatch");
     if (batch.schema !== this.schema && !schemasEqual(batch.schema, this.schema)) {
       throw new TypeError(`emitted batch schema does not match the output schema: ${batch.schema.fields.map(String)} vs ${this.schema.fields.map(String)}`);
     }
