@@ -4,6 +4,7 @@
  * holds the connection from its open until it ends.
  */
 import { RecordBatch, type Schema } from "apache-arrow";
+import type { Bytes } from "../wire/bytes.js";
 import type { IpcStreamReader } from "../wire/ipc.js";
 import { IpcStreamWriter, encodeStream } from "../wire/ipc.js";
 import { EMPTY_SCHEMA, classify, emptyBatch, readError } from "../wire/batches.js";
@@ -22,7 +23,7 @@ import type { RequestSpec } from "./transport.js";
 export interface ByteConnection {
   /** Wait for exclusive use of the connection as `label`, under `giveUp` (which leaves the connection untouched). */
   acquire(label: string, giveUp: GiveUp): Promise<Release>;
-  write(bytes: Uint8Array): Promise<void>;
+  write(bytes: Bytes): Promise<void>;
   openStream(): Promise<IpcStreamReader>;
   nextBatch(reader: IpcStreamReader): Promise<RecordBatch | null>;
   readData(reader: IpcStreamReader): Promise<RecordBatch | null>;
@@ -59,8 +60,8 @@ export class InputStream {
     } else if (batch.schema !== this.writer.schema) {
       batch = new RecordBatch(this.writer.schema, batch.data, batch.metadata);
     }
-    const bytes = this.writer.write(batch);
-    await this.conn.write(prefix ? concat2(prefix, bytes) : bytes);
+    const parts = this.writer.writeParts(batch);
+    await this.conn.write(prefix ? [prefix, ...parts] : parts);
   }
 
   /** Send a cancel batch and end the input. */
@@ -78,13 +79,6 @@ export class InputStream {
     if (!this.writer) await this.conn.write(encodeStream(EMPTY_SCHEMA, []));
     else await this.conn.write(this.writer.end());
   }
-}
-
-function concat2(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.byteLength + b.byteLength);
-  out.set(a, 0);
-  out.set(b, a.byteLength);
-  return out;
 }
 
 /**

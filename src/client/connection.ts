@@ -4,7 +4,7 @@
  * (calls queue); a stream session holds the connection until it ends.
  */
 import type { RecordBatch } from "apache-arrow";
-import type { ByteChannel } from "../wire/bytes.js";
+import { writeParts, type ByteChannel, type Bytes } from "../wire/bytes.js";
 import type { IpcValidationLevel } from "../wire/validate.js";
 import { IpcStreamReader, MessageFramer, encodeStream } from "../wire/ipc.js";
 import { readLog, type LogMessage } from "../wire/batches.js";
@@ -100,9 +100,9 @@ export class RpcConnection implements CallTransport, ByteConnection {
     return e;
   }
 
-  async write(bytes: Uint8Array): Promise<void> {
+  async write(bytes: Bytes): Promise<void> {
     try {
-      await this.channel.sink.write(bytes);
+      await writeParts(this.channel.sink, bytes);
     } catch (err) {
       throw this.fail(err);
     }

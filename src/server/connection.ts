@@ -5,11 +5,10 @@
  * drained so the connection stays usable.
  */
 import type { RecordBatch, Schema } from "apache-arrow";
-import type { ByteChannel } from "../wire/bytes.js";
 import { IpcStreamReader, IpcStreamWriter, MessageFramer, encodeStream } from "../wire/ipc.js";
 import { IdleTimeoutError, MessageTimeoutError, WriteTimeoutError, messageBudgetMs, withDefaultLimits } from "../wire/limits.js";
 import { Keys } from "../wire/keys.js";
-import { concatBytes } from "../wire/bytes.js";
+import { bytesLength, writeParts, type ByteChannel, type Bytes } from "../wire/bytes.js";
 import { randomHex } from "../util/ids.js";
 import type { MethodDef } from "../service/definition.js";
 import {
@@ -78,15 +77,16 @@ export class Connection {
    * message read (`messageTimeoutMs + bytes / minBytesPerSecond`): a client
    * that stops reading cannot hold the connection (and its slot) forever.
    */
-  private async write(bytes: Uint8Array): Promise<void> {
+  private async write(bytes: Bytes): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      const pending = this.channel.sink.write(bytes);
+      const pending = writeParts(this.channel.sink, bytes);
       if (!pending) return;
-      const budget = messageBudgetMs(this.server.options, bytes.byteLength);
+      const size = bytesLength(bytes);
+      const budget = messageBudgetMs(this.server.options, size);
       if (budget === null) return await pending;
       const expired = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new WriteTimeoutError(budget, bytes.byteLength)), budget);
+        timer = setTimeout(() => reject(new WriteTimeoutError(budget, size)), budget);
       });
       await Promise.race([pending, expired]);
     } catch (err) {
@@ -217,7 +217,7 @@ export class Connection {
     const first: Uint8Array[] = [];
     if (opening.header) first.push(encodeStream(stream.header!.schema, opening.header));
     first.push(out.take());
-    for (const b of opening.initLogs) first.push(out.write(b));
+    for (const b of opening.initLogs) first.push(...out.writeParts(b));
 
     // Until the stream ends by the protocol (input closed, cancel, finished,
     // error), losing the client — its input ending or breaking, a failed
@@ -227,7 +227,7 @@ export class Connection {
     let error: unknown;
     let cancelled = false;
     try {
-      await this.write(concatBytes(first));
+      await this.write(first);
       const input = await IpcStreamReader.open(this.framer);
       if (!input) throw new EndConnection();
       for (;;) {
@@ -241,9 +241,9 @@ export class Connection {
         }
         const result = await runTurn(stream, batch, ctx);
         const parts: Uint8Array[] = [];
-        error = emitTurn(result.turn, result.error, outSchema, ids, ctx, (b) => parts.push(out.write(b)));
+        error = emitTurn(result.turn, result.error, outSchema, ids, ctx, (b) => parts.push(...out.writeParts(b)));
         if (error || result.turn.finished) open = false;
-        if (parts.length) await this.write(concatBytes(parts));
+        if (parts.length) await this.write(parts);
         if (!open) break;
       }
       open = false;
@@ -268,7 +268,7 @@ export class Connection {
     if (err instanceof EndConnection || err instanceof IdleTimeoutError) return err;
     if (out) {
       try {
-        await this.write(concatBytes([out.write(errorBatch(schema, asProtocolError(err), ids)), out.end()]));
+        await this.write([...out.writeParts(errorBatch(schema, asProtocolError(err), ids)), out.end()]);
       } catch {
         return err; // the peer is gone
       }

@@ -65,6 +65,31 @@ export function writableSink(writable: Writable): ByteSink {
         if (failure) throw failure;
       }
     },
+    async writev(chunks) {
+      if (failure) throw failure;
+      if (writable.destroyed || writable.writableEnded) throw new Error("stream closed");
+      // One corked batch (a single writev where the stream supports it);
+      // resolved by the last write's callback, once every chunk was handed to
+      // the OS — the chunks are views of a caller's batch, not copies.
+      const flushed = new Promise<void>((resolve, reject) => {
+        writable.cork();
+        try {
+          let last: Uint8Array | null = null;
+          for (const chunk of chunks) {
+            for (let at = 0; at < chunk.byteLength; at += MAX_WRITE) {
+              if (last) writable.write(last);
+              last = at === 0 && chunk.byteLength <= MAX_WRITE ? chunk : chunk.subarray(at, at + MAX_WRITE);
+            }
+          }
+          if (!last) return resolve();
+          writable.write(last, (err) => (err ? reject(failure ?? err) : resolve()));
+        } finally {
+          writable.uncork();
+        }
+      });
+      await flushed;
+      if (failure) throw failure;
+    },
     end() {
       return new Promise<void>((resolve) => {
         if (writable.writableEnded || writable.destroyed) return resolve();

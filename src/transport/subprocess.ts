@@ -8,7 +8,7 @@ import { clientFor, type Client, type ClientOptions } from "../client/client.js"
 import { RpcConnection } from "../client/connection.js";
 import { TransportError } from "../errors.js";
 import type { ServiceDefinition } from "../service/definition.js";
-import type { ByteChannel, ByteSource } from "../wire/bytes.js";
+import { writeParts, type ByteChannel, type ByteSource } from "../wire/bytes.js";
 import { readableSource, writableSink } from "./node-stream.js";
 
 export interface SubprocessOptions extends ClientOptions {
@@ -120,10 +120,10 @@ export function connect<S extends ServiceDefinition>(
     const how = exit ? (exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`) : fallback;
     return new TransportError(`worker '${command}' ${how}`, cause ? { cause } : undefined);
   };
-  const write = async (chunk: Uint8Array): Promise<void> => {
+  const write = async (chunk: Uint8Array | readonly Uint8Array[]): Promise<void> => {
     if (spawnError || exit) throw workerError(null);
     try {
-      await sink.write(chunk);
+      await writeParts(sink, chunk);
     } catch (err) {
       // Let a pending spawn 'error' / 'exit' event land so the message says why.
       await new Promise((resolve) => setImmediate(resolve));
@@ -136,6 +136,7 @@ export function connect<S extends ServiceDefinition>(
     source,
     sink: {
       write,
+      writev: write,
       end: () => sink.end(),
     },
     close: () => (closing ??= stopWorker(child, exited, () => exit !== null, killTimeoutMs)),

@@ -11,6 +11,13 @@ export interface ByteSource {
 /** A sink of byte chunks. `write` resolves once the chunk may be reused / backpressure allows more. */
 export interface ByteSink {
   write(chunk: Uint8Array): Promise<void> | void;
+  /**
+   * Optional gather write: the chunks in order, as one write where the
+   * transport can (Node: one `writev`). Resolves once every chunk may be
+   * reused — the chunks may be views of a caller's batch, so they are not
+   * copied. Without it, {@link writeParts} concatenates.
+   */
+  writev?(chunks: readonly Uint8Array[]): Promise<void> | void;
   /** Flush and half-close (signal end of output). */
   end(): Promise<void> | void;
 }
@@ -24,6 +31,24 @@ export interface ByteChannel {
 }
 
 export const EMPTY = new Uint8Array(0);
+
+/** Bytes to send: one buffer, or the parts of one (see {@link ByteSink.writev}). */
+export type Bytes = Uint8Array | readonly Uint8Array[];
+
+/** Write `bytes` to `sink`: gathered where the sink can, else as one concatenated chunk. */
+export function writeParts(sink: ByteSink, bytes: Bytes): Promise<void> | void {
+  if (bytes instanceof Uint8Array) return sink.write(bytes);
+  if (bytes.length === 1) return sink.write(bytes[0]!);
+  return sink.writev ? sink.writev(bytes) : sink.write(concatBytes(bytes));
+}
+
+/** Total length of `bytes`. */
+export function bytesLength(bytes: Bytes): number {
+  if (bytes instanceof Uint8Array) return bytes.byteLength;
+  let n = 0;
+  for (const b of bytes) n += b.byteLength;
+  return n;
+}
 
 /** Concatenate chunks into one buffer (returns the single chunk unchanged). */
 export function concatBytes(chunks: readonly Uint8Array[], total?: number): Uint8Array {

@@ -367,19 +367,54 @@ class ChunkCollector extends AsyncByteQueue {
 
 /** Frame flatbuffer metadata (and body buffers) as one continuation-prefixed message. */
 function frameMessage(fb: Uint8Array, buffers: readonly ArrayBufferView[] = [], bodyLength = 0): Uint8Array {
+  return frameParts(fb, buffers, bodyLength, Infinity)[0]!;
+}
+
+/**
+ * Body buffers at least this large are sent as views of the batch (a gather
+ * write), not copied; the bytes between them — prefix, metadata, padding,
+ * smaller buffers — are copied into runs.
+ */
+const GATHER_MIN_BYTES = 64 * 1024;
+
+/**
+ * A continuation-prefixed message as the parts that concatenate to it:
+ * buffers of `gatherMin` bytes or more are views, everything else is copied
+ * into fresh runs between them (one part when nothing is that large).
+ */
+function frameParts(fb: Uint8Array, buffers: readonly ArrayBufferView[], bodyLength: number, gatherMin: number): Uint8Array[] {
   const aligned = (fb.byteLength + 8 + 7) & ~7;
-  const out = new Uint8Array(aligned + bodyLength);
-  const dv = new DataView(out.buffer);
-  dv.setInt32(0, -1, true);
-  dv.setInt32(4, aligned - 8, true);
-  out.set(fb, 8);
+  const total = aligned + bodyLength;
+  const parts: Uint8Array[] = [];
+  // The copied run being filled covers message bytes [runStart, next big buffer).
+  let runStart = 0;
+  let small: { at: number; bytes: Uint8Array }[] = [];
+  const flush = (end: number) => {
+    if (end <= runStart) return;
+    const run = new Uint8Array(end - runStart);
+    if (runStart === 0) {
+      const dv = new DataView(run.buffer);
+      dv.setInt32(0, -1, true);
+      dv.setInt32(4, aligned - 8, true);
+      run.set(fb, 8);
+    }
+    for (const s of small) run.set(s.bytes, s.at - runStart);
+    small = [];
+    parts.push(run);
+  };
   let at = aligned;
   for (const b of buffers) {
     if (b.byteLength === 0) continue;
-    out.set(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), at);
+    const bytes = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    if (b.byteLength >= gatherMin) {
+      flush(at);
+      parts.push(bytes);
+      runStart = at + b.byteLength; // its padding opens the next run
+    } else small.push({ at, bytes });
     at += pad8(b.byteLength);
   }
-  return out;
+  flush(total);
+  return parts;
 }
 
 const schemaMessages = new WeakMap<Schema, Uint8Array>();
@@ -391,8 +426,8 @@ function schemaMessage(schema: Schema): Uint8Array {
   return bytes;
 }
 
-/** One record batch message (metadata + body) for a dictionary-free batch. */
-function recordBatchMessage(batch: RecordBatch): Uint8Array {
+/** One record batch message (metadata + body) for a dictionary-free batch, as parts (see {@link frameParts}). */
+function recordBatchMessage(batch: RecordBatch): Uint8Array[] {
   const assembled = VectorAssembler.assemble(batch);
   // apache-arrow pads buffer regions with 32-bit bitwise arithmetic, which
   // corrupts buffers of 2 GiB and more; lay the body out again with plain arithmetic.
@@ -407,7 +442,7 @@ function recordBatchMessage(batch: RecordBatch): Uint8Array {
   const fb = Message.encode(Message.from(header, bodyLength));
   const total = pad8(fb.byteLength + 8) + bodyLength;
   if (total > MAX_MESSAGE_BYTES) throw new BatchTooLargeError(total, MAX_MESSAGE_BYTES);
-  return frameMessage(fb, assembled.buffers, bodyLength);
+  return frameParts(fb, assembled.buffers, bodyLength, GATHER_MIN_BYTES);
 }
 
 /** `n` rounded up to a multiple of 8, without 32-bit bitwise overflow. */
@@ -475,16 +510,25 @@ export class IpcStreamWriter {
     return p;
   }
 
+  /** The bytes of one batch (after anything pending), as one buffer. */
   write(batch: RecordBatch): Uint8Array {
+    return concatBytes(this.writeParts(batch));
+  }
+
+  /**
+   * The bytes of one batch (after anything pending) as parts that
+   * concatenate to them: large column buffers are views of the batch, not
+   * copies, for a gather write ({@link writeParts}).
+   */
+  writeParts(batch: RecordBatch): Uint8Array[] {
     if (this.writer) {
       checkDictionaryPathEncodable(batch);
       this.writer.write(batch);
-      return this.take();
+      return [this.take()];
     }
     const msg = recordBatchMessage(batch);
-    if (!this.pending) return msg;
-    const out = concatBytes([this.take(), msg]);
-    return out;
+    if (this.pending) msg.unshift(this.take());
+    return msg;
   }
 
   /** Finish the stream; returns the remaining bytes including the EOS marker. */
