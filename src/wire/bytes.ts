@@ -72,6 +72,9 @@ export class ExactReader {
   private chunks: Uint8Array[] = [];
   private buffered = 0;
   private eof = false;
+  /** The deadline set by {@link setDeadline}: when, and what it fails with. */
+  private deadline: { at: number; error: () => Error } | null = null;
+  /** Armed only once a read under the deadline actually has to wait (reads served from the buffer cost nothing). */
   private timer: ReturnType<typeof setTimeout> | undefined;
   private expiry: Promise<never> | null = null;
   /** Set once a deadline fired: the byte stream is out of sync, every later read fails with it. */
@@ -90,20 +93,31 @@ export class ExactReader {
    */
   setDeadline(ms: number, error: () => Error): void {
     this.clearDeadline();
+    this.deadline = { at: Date.now() + Math.max(0, ms), error };
+  }
+
+  clearDeadline(): void {
+    this.deadline = null;
+    if (this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.expiry = null;
+  }
+
+  /** The deadline's expiry, its timer armed on first use; null without a deadline. */
+  private armed(): Promise<never> | null {
+    const deadline = this.deadline;
+    if (!deadline) return null;
+    if (this.expiry) return this.expiry;
     let fire!: (e: Error) => void;
     const expiry = new Promise<never>((_, reject) => (fire = reject));
     expiry.catch(() => {});
     this.expiry = expiry;
     this.timer = setTimeout(() => {
-      this.failure ??= error();
+      this.failure ??= deadline.error();
       fire(this.failure);
-    }, Math.max(0, ms));
-  }
-
-  clearDeadline(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.expiry = null;
+    }, Math.max(0, deadline.at - Date.now()));
+    return expiry;
   }
 
   /** Wait until at least one byte is buffered; false at end of input. */
@@ -136,10 +150,11 @@ export class ExactReader {
     if (this.failure) throw this.failure;
     if (this.eof) return false;
     const read = this.source.read();
+    const expiry = this.armed();
     let chunk: Uint8Array | null;
-    if (this.expiry) {
+    if (expiry) {
       read.catch(() => {}); // it may settle after the deadline won
-      chunk = await Promise.race([read, this.expiry]);
+      chunk = await Promise.race([read, expiry]);
     } else chunk = await read;
     if (chunk === null) {
       this.eof = true;
