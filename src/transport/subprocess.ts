@@ -8,7 +8,7 @@ import { clientFor, type Client, type ClientOptions } from "../client/client.js"
 import { RpcConnection } from "../client/connection.js";
 import { TransportError } from "../errors.js";
 import type { ServiceDefinition } from "../service/definition.js";
-import { writeParts, type ByteChannel, type ByteSource } from "../wire/bytes.js";
+import { writeParts, type ByteChannel, type ByteSource, type Bytes } from "../wire/bytes.js";
 import { readableSource, writableSink } from "./node-stream.js";
 
 export interface SubprocessOptions extends ClientOptions {
@@ -120,7 +120,7 @@ export function connect<S extends ServiceDefinition>(
     const how = exit ? (exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`) : fallback;
     return new TransportError(`worker '${command}' ${how}`, cause ? { cause } : undefined);
   };
-  const write = async (chunk: Uint8Array | readonly Uint8Array[]): Promise<void> => {
+  const write = async (chunk: Bytes): Promise<void> => {
     if (spawnError || exit) throw workerError(null);
     try {
       await writeParts(sink, chunk);
