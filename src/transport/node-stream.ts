@@ -103,11 +103,11 @@ export function writableSink(writable: Writable): ByteSink {
 const CLOSE_FLUSH_MS = 2000;
 
 /** A channel over a readable/writable pair; `close` ends output and destroys both. */
-export function nodeChannel(readable: Readable, writable: Writable, onClose?: () => void | Promise<void>): ByteChannel {
+export function nodeChannel(readable: Readable, writable: Writable, onClose?: () => void | Promise<void>, source: ByteSource = readableSource(readable)): ByteChannel {
   const sink = writableSink(writable);
   let closed = false;
   return {
-    source: readableSource(readable),
+    source,
     sink,
     async close() {
       if (closed) return;

@@ -10,6 +10,7 @@ import type { Implementation } from "../service/implementation.js";
 import { createClient, type Client, type ClientOptions } from "../client/client.js";
 import { TransportError } from "../errors.js";
 import { nodeChannel } from "./node-stream.js";
+import { SocketReads } from "./socket-reads.js";
 
 /** Where to listen: a unix socket path, or a TCP host/port (default 127.0.0.1, an ephemeral port). */
 export type SocketListenAddress = { path: string } | { host?: string; port?: number };
@@ -192,8 +193,9 @@ export async function connectUnix<S extends ServiceDefinition>(
   options: SocketClientOptions = {},
 ): Promise<Client<S>> {
   const { connectTimeoutMs, ...clientOptions } = options;
-  const socket = await open(() => net.createConnection({ path }), `unix socket ${path}`, connectTimeoutMs);
-  return createClient(definition, nodeChannel(socket, socket), { transport: "unix", ...clientOptions });
+  const reads = new SocketReads();
+  const socket = await open(() => reads.attach(net.createConnection({ path, onread: reads.onread })), `unix socket ${path}`, connectTimeoutMs);
+  return createClient(definition, nodeChannel(socket, socket, undefined, reads), { transport: "unix", ...clientOptions });
 }
 
 /** Connect to a TCP server (Nagle disabled). Rejects with {@link TransportError}. */
@@ -204,9 +206,14 @@ export async function connectTcp<S extends ServiceDefinition>(
 ): Promise<Client<S>> {
   const { connectTimeoutMs, ...clientOptions } = options;
   const host = address.host ?? "127.0.0.1";
-  const socket = await open(() => net.createConnection({ host, port: address.port, noDelay: true }), `tcp ${endpoint(host, address.port)}`, connectTimeoutMs);
+  const reads = new SocketReads();
+  const socket = await open(
+    () => reads.attach(net.createConnection({ host, port: address.port, noDelay: true, onread: reads.onread })),
+    `tcp ${endpoint(host, address.port)}`,
+    connectTimeoutMs,
+  );
   socket.setNoDelay(true);
-  return createClient(definition, nodeChannel(socket, socket), { transport: "tcp", ...clientOptions });
+  return createClient(definition, nodeChannel(socket, socket, undefined, reads), { transport: "tcp", ...clientOptions });
 }
 
 /** Wait for a socket to connect; failures become TransportErrors. */

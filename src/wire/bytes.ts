@@ -6,6 +6,12 @@
 /** A source of byte chunks; `null` means end of input. */
 export interface ByteSource {
   read(): Promise<Uint8Array | null>;
+  /**
+   * Optional direct read: write up to `target.byteLength` bytes of input into
+   * `target` and resolve how many (0: end of input). Consumes no byte beyond
+   * what it wrote. A large message is then read straight into its buffer.
+   */
+  readInto?(target: Uint8Array): Promise<number>;
 }
 
 /** A sink of byte chunks. `write` resolves once the chunk may be reused / backpressure allows more. */
@@ -145,17 +151,19 @@ export class ExactReader {
     }
   }
 
+  /** `pending`, raced against the deadline if one is set. */
+  private underDeadline<T>(pending: Promise<T>): Promise<T> {
+    const expiry = this.armed();
+    if (!expiry) return pending;
+    pending.catch(() => {}); // it may settle after the deadline won
+    return Promise.race([pending, expiry]);
+  }
+
   /** Pull one more chunk; returns false at end of input. */
   private async fill(): Promise<boolean> {
     if (this.failure) throw this.failure;
     if (this.eof) return false;
-    const read = this.source.read();
-    const expiry = this.armed();
-    let chunk: Uint8Array | null;
-    if (expiry) {
-      read.catch(() => {}); // it may settle after the deadline won
-      chunk = await Promise.race([read, expiry]);
-    } else chunk = await read;
+    const chunk = await this.underDeadline(this.source.read());
     if (chunk === null) {
       this.eof = true;
       return false;
@@ -172,6 +180,7 @@ export class ExactReader {
    * of this read; throws when it ended part-way.
    */
   async readExact(n: number): Promise<Uint8Array | null> {
+    if (this.buffered < n && n - this.buffered >= DIRECT_READ_MIN && this.source.readInto && !this.eof) return this.readDirect(n);
     while (this.buffered < n) {
       if (!(await this.fill())) {
         if (this.buffered === 0) return null;
@@ -179,6 +188,29 @@ export class ExactReader {
       }
     }
     return this.take(n);
+  }
+
+  /** Read `n` bytes into one new buffer: what is buffered, then straight from the source. */
+  private async readDirect(n: number): Promise<Uint8Array | null> {
+    if (this.failure) throw this.failure;
+    const out = new Uint8Array(n);
+    let at = 0;
+    for (const c of this.chunks) {
+      out.set(c, at);
+      at += c.byteLength;
+    }
+    this.chunks = [];
+    this.buffered = 0;
+    while (at < n) {
+      const got = await this.underDeadline(this.source.readInto!(out.subarray(at)));
+      if (got === 0) {
+        this.eof = true;
+        if (at === 0) return null;
+        throw new TruncatedInputError(n, at);
+      }
+      at += got;
+    }
+    return out;
   }
 
   private take(n: number): Uint8Array {
@@ -212,6 +244,9 @@ export class ExactReader {
     return out;
   }
 }
+
+/** Reads of at least this many missing bytes go straight into their buffer where the source can ({@link ByteSource.readInto}). */
+const DIRECT_READ_MIN = 64 * 1024;
 
 export class TruncatedInputError extends Error {
   constructor(wanted: number, got: number) {
