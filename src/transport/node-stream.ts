@@ -8,6 +8,15 @@ import type { ByteChannel, ByteSink, ByteSource } from "../wire/bytes.js";
 /** Largest slice handed to one `write` call (well below INT_MAX). */
 const MAX_WRITE = 64 * 1024 * 1024;
 
+/** `chunk` in slices of at most {@link MAX_WRITE} bytes (itself when it fits). */
+function* slices(chunk: Uint8Array): Generator<Uint8Array> {
+  if (chunk.byteLength <= MAX_WRITE) {
+    if (chunk.byteLength > 0) yield chunk;
+    return;
+  }
+  for (let at = 0; at < chunk.byteLength; at += MAX_WRITE) yield chunk.subarray(at, at + MAX_WRITE);
+}
+
 export function readableSource(readable: Readable): ByteSource {
   // Not the default iterator: it destroys the stream when input ends, which on
   // a socket would also kill the output still owed to a half-closed peer.
@@ -59,8 +68,7 @@ export function writableSink(writable: Writable): ByteSink {
     async write(chunk) {
       if (failure) throw failure;
       if (writable.destroyed || writable.writableEnded) throw new Error("stream closed");
-      for (let at = 0; at < chunk.byteLength; at += MAX_WRITE) {
-        const part = at === 0 && chunk.byteLength <= MAX_WRITE ? chunk : chunk.subarray(at, at + MAX_WRITE);
+      for (const part of slices(chunk)) {
         if (!writable.write(part)) await waitDrain();
         if (failure) throw failure;
       }
@@ -76,9 +84,9 @@ export function writableSink(writable: Writable): ByteSink {
         try {
           let last: Uint8Array | null = null;
           for (const chunk of chunks) {
-            for (let at = 0; at < chunk.byteLength; at += MAX_WRITE) {
+            for (const part of slices(chunk)) {
               if (last) writable.write(last);
-              last = at === 0 && chunk.byteLength <= MAX_WRITE ? chunk : chunk.subarray(at, at + MAX_WRITE);
+              last = part;
             }
           }
           if (!last) return resolve();

@@ -365,11 +365,6 @@ class ChunkCollector extends AsyncByteQueue {
   }
 }
 
-/** Frame flatbuffer metadata (and body buffers) as one continuation-prefixed message. */
-function frameMessage(fb: Uint8Array, buffers: readonly ArrayBufferView[] = [], bodyLength = 0): Uint8Array {
-  return frameParts(fb, buffers, bodyLength, Infinity)[0]!;
-}
-
 /**
  * Body buffers at least this large are sent as views of the batch (a gather
  * write), not copied; the bytes between them — prefix, metadata, padding,
@@ -422,7 +417,7 @@ const schemaMessages = new WeakMap<Schema, Uint8Array>();
 /** The encapsulated schema message of a schema (cached per Schema object). */
 function schemaMessage(schema: Schema): Uint8Array {
   let bytes = schemaMessages.get(schema);
-  if (!bytes) schemaMessages.set(schema, (bytes = frameMessage(Message.encode(Message.from(schema)))));
+  if (!bytes) schemaMessages.set(schema, (bytes = frameParts(Message.encode(Message.from(schema)), [], 0, Infinity)[0]!));
   return bytes;
 }
 
