@@ -1,0 +1,146 @@
+/**
+ * The npm package's side of the cross-implementation benchmark: a worker
+ * serving BenchmarkService (bench/service.ts, bench/py/worker.py) with
+ * @query-farm/vgi-rpc, the older TypeScript port, as published on npm.
+ *
+ * Usage: node worker.mjs              serve on stdin/stdout
+ *        node worker.mjs --unix PATH  serve on a unix socket
+ *        node worker.mjs --tcp        serve on loopback TCP, print PORT:<n> on stdout
+ *        node worker.mjs --http       serve HTTP on loopback, print PORT:<n> on stdout
+ *
+ * The package's unix and TCP servers announce themselves with their own line
+ * (`UNIX:<path>`, `TCP:<host>:<port>`); that line goes to stderr here so that
+ * stdout carries only the convention's `PORT:<n>`. The package has no HTTP
+ * server of its own, only a fetch-style handler (Request -> Response); --http
+ * puts it behind node:http with a small adapter below.
+ *
+ * Not served: roundtrip_types (optional for peers).
+ */
+import http from "node:http";
+import { Readable } from "node:stream";
+import { Field, Float64, Int64, RecordBatch, Schema, makeData, Struct } from "@query-farm/apache-arrow";
+import { Protocol, VgiRpcServer, bytes, createHttpHandler, float, int, serveTcp, serveUnix, str } from "@query-farm/vgi-rpc";
+
+// Result and stream schemas as bench/py/worker.py declares them: pa.field(...) is nullable.
+const GENERATE_SCHEMA = new Schema([new Field("i", new Int64(), true), new Field("value", new Int64(), true)]);
+const LARGE_SCHEMA = new Schema([new Field("i", new Int64(), true), new Field("value", new Float64(), true)]);
+const TRANSFORM_SCHEMA = new Schema([new Field("value", new Float64(), true)]);
+
+function batchOf(schema, children) {
+  const length = children[0].length;
+  return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length, nullCount: 0, children }));
+}
+
+/** i = 0..rows-1 (int64), value = i * 0.5 (float64); built once per row count. */
+const largeBatches = new Map();
+function largeBatch(rows) {
+  let batch = largeBatches.get(rows);
+  if (batch === undefined) {
+    const i = new BigInt64Array(rows);
+    const value = new Float64Array(rows);
+    for (let k = 0; k < rows; k++) {
+      i[k] = BigInt(k);
+      value[k] = k * 0.5;
+    }
+    batch = batchOf(LARGE_SCHEMA, [
+      makeData({ type: new Int64(), length: rows, data: i }),
+      makeData({ type: new Float64(), length: rows, data: value }),
+    ]);
+    largeBatches.set(rows, batch);
+  }
+  return batch;
+}
+
+/** Stream states are plain numbers only: over HTTP the package serialises them (JSON) into the state token each turn. */
+const protocol = new Protocol("BenchmarkService")
+  .unary("noop", { params: {}, result: {}, handler: () => ({}) })
+  .unary("add", { params: { a: float, b: float }, result: { result: float }, handler: ({ a, b }) => ({ result: a + b }) })
+  .unary("greet", { params: { name: str }, result: { result: str }, handler: ({ name }) => ({ result: `Hello, ${name}!` }) })
+  .unary("echo", { params: { data: bytes }, result: { result: bytes }, handler: ({ data }) => ({ result: data }) })
+  .producer("generate", {
+    params: { count: int },
+    outputSchema: GENERATE_SCHEMA,
+    init: ({ count }) => ({ count: Number(count), current: 0 }),
+    produce: (state, out) => {
+      if (state.current >= state.count) return out.finish();
+      out.emit({ i: [state.current], value: [state.current * 10] });
+      state.current++;
+    },
+  })
+  .producer("generate_batches", {
+    params: { count: int, rows: int },
+    outputSchema: LARGE_SCHEMA,
+    init: ({ count, rows }) => ({ count: Number(count), rows: Number(rows), current: 0 }),
+    produce: (state, out) => {
+      if (state.current >= state.count) return out.finish();
+      out.emit(largeBatch(state.rows));
+      state.current++;
+    },
+  })
+  .exchange("transform", {
+    params: { factor: float },
+    inputSchema: TRANSFORM_SCHEMA,
+    outputSchema: TRANSFORM_SCHEMA,
+    init: ({ factor }) => ({ factor }),
+    exchange: (state, input, out) => {
+      const n = input.numRows;
+      const result = new Float64Array(n);
+      let k = 0;
+      for (const chunk of input.getChild("value").data) {
+        const values = chunk.values;
+        for (let j = 0; j < chunk.length; j++) result[k++] = values[j] * state.factor;
+      }
+      out.emit(batchOf(TRANSFORM_SCHEMA, [makeData({ type: new Float64(), length: n, data: result })]));
+    },
+  });
+
+/** node:http in front of the package's fetch-style handler. */
+function serveHttp(handler) {
+  const server = http.createServer(async (req, res) => {
+    try {
+      const chunks = [];
+      for await (const c of req) chunks.push(c);
+      const headers = new Headers();
+      for (let k = 0; k < req.rawHeaders.length; k += 2) headers.append(req.rawHeaders[k], req.rawHeaders[k + 1]);
+      const method = req.method ?? "GET";
+      const body = method === "GET" || method === "HEAD" ? undefined : Buffer.concat(chunks);
+      const response = await handler(new Request(`http://${req.headers.host ?? "127.0.0.1"}${req.url}`, { method, headers, body }));
+      res.statusCode = response.status;
+      response.headers.forEach((v, k) => res.appendHeader(k, v));
+      if (response.body) {
+        Readable.fromWeb(response.body).pipe(res);
+      } else {
+        res.end();
+      }
+    } catch (e) {
+      res.statusCode = 500;
+      res.end(String(e?.stack ?? e));
+    }
+  });
+  server.listen(0, "127.0.0.1", () => process.stdout.write(`PORT:${server.address().port}\n`));
+  process.on("SIGTERM", () => server.close(() => process.exit(0)));
+}
+
+const argv = process.argv.slice(2);
+if (argv[0] === "--unix" && argv[1]) {
+  const h = await serveUnix(protocol, { unixPath: argv[1], idleTimeout: 0, announcementSink: process.stderr });
+  process.on("SIGTERM", () => void h.stop().then(() => process.exit(0)));
+  await h.done;
+} else if (argv[0] === "--tcp") {
+  const h = await serveTcp(protocol, {
+    host: "127.0.0.1",
+    port: 0,
+    idleTimeout: 0,
+    announcementSink: process.stderr,
+    onBound: (_host, port) => process.stdout.write(`PORT:${port}\n`),
+  });
+  process.on("SIGTERM", () => void h.stop().then(() => process.exit(0)));
+  await h.done;
+} else if (argv[0] === "--http") {
+  serveHttp(createHttpHandler(protocol));
+} else if (argv.length === 0) {
+  await new VgiRpcServer(protocol).run();
+} else {
+  process.stderr.write(`usage: worker.mjs [--unix PATH | --tcp | --http]\n`);
+  process.exit(2);
+}
