@@ -9,15 +9,16 @@
  *        node worker.mjs --http       serve HTTP on loopback, print PORT:<n> on stdout
  *
  * The package's unix and TCP servers announce themselves with their own line
- * (`UNIX:<path>`, `TCP:<host>:<port>`); that line goes to stderr here so that
- * stdout carries only the convention's `PORT:<n>`. The package has no HTTP
+ * on stdout (`UNIX:<path>`, `TCP:<host>:<port>`); that line is discarded here
+ * so that stdout carries only the convention's `PORT:<n>`. The package has no HTTP
  * server of its own, only a fetch-style handler (Request -> Response); --http
- * puts it behind node:http with a small adapter below.
+ * puts it behind node:http with a small adapter below, response compression
+ * off.
  *
  * Not served: roundtrip_types (optional for peers).
  */
 import http from "node:http";
-import { Readable } from "node:stream";
+import { Readable, Writable } from "node:stream";
 import { Field, Float64, Int64, RecordBatch, Schema, makeData, Struct } from "@query-farm/apache-arrow";
 import { Protocol, VgiRpcServer, bytes, createHttpHandler, float, int, serveTcp, serveUnix, str } from "@query-farm/vgi-rpc";
 
@@ -121,9 +122,12 @@ function serveHttp(handler) {
   process.on("SIGTERM", () => server.close(() => process.exit(0)));
 }
 
+/** Where the package's own `UNIX:`/`TCP:` announcement goes: nowhere. */
+const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
+
 const argv = process.argv.slice(2);
 if (argv[0] === "--unix" && argv[1]) {
-  const h = await serveUnix(protocol, { unixPath: argv[1], idleTimeout: 0, announcementSink: process.stderr });
+  const h = await serveUnix(protocol, { unixPath: argv[1], idleTimeout: 0, announcementSink: discard });
   process.on("SIGTERM", () => void h.stop().then(() => process.exit(0)));
   await h.done;
 } else if (argv[0] === "--tcp") {
@@ -131,13 +135,14 @@ if (argv[0] === "--unix" && argv[1]) {
     host: "127.0.0.1",
     port: 0,
     idleTimeout: 0,
-    announcementSink: process.stderr,
+    announcementSink: discard,
     onBound: (_host, port) => process.stdout.write(`PORT:${port}\n`),
   });
   process.on("SIGTERM", () => void h.stop().then(() => process.exit(0)));
   await h.done;
 } else if (argv[0] === "--http") {
-  serveHttp(createHttpHandler(protocol));
+  // Response compression off (the package defaults to on, gzip or zstd as the client asks): no other transport compresses.
+  serveHttp(createHttpHandler(protocol, { compressionLevel: null }));
 } else if (argv.length === 0) {
   await new VgiRpcServer(protocol).run();
 } else {
