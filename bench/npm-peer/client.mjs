@@ -6,11 +6,15 @@
  *   {"op": "open", "key": K, "transport": "pipe", "cmd": [...]}   | "unix", "path" | "tcp", "port" | "http", "url"
  *   {"op": "run", "key": K, "workload": "add", "n": N}
  *   {"op": "run", "key": K, "workload": "producer" | "exchange", "batches": B, "rows": R}
+ *   {"op": "run", "key": K, "workload": "echo", "bytes": N}
  *   {"op": "close"}
  *
  * Figures and checks are bench/py/client.py's: add is timed per call
  * (calls_per_s, p50_us, p99_us, seconds); producer MB/s counts 16 bytes per row
- * received, exchange MB/s 8 bytes per row each way.
+ * received, exchange MB/s 8 bytes per row each way (MB = 10**6 bytes); echo
+ * is one echo() of N random bytes: {seconds, bytes, rss_before, rss_peak},
+ * this process's VmRSS just before the call (payload allocated) and its VmHWM
+ * during it (reset first through /proc/self/clear_refs), in bytes.
  *
  * Calls go through the package's batch-level client surface (callRaw,
  * streamRaw, tickRaw, exchangeRaw). Its row-level surface (call, stream) first
@@ -27,9 +31,11 @@
  * (tcpConnect), http (httpConnect).
  */
 import { spawn } from "node:child_process";
+import { randomFillSync } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { createInterface } from "node:readline";
-import { Field, Float64, Int64, RecordBatch, Schema, Struct, makeData } from "@query-farm/apache-arrow";
+import { Binary, Field, Float64, Int64, RecordBatch, Schema, Struct, makeData } from "@query-farm/apache-arrow";
 import { httpConnect, pipeConnect, tcpConnect } from "@query-farm/vgi-rpc";
 
 const PROTOCOL = "BenchmarkService";
@@ -38,9 +44,19 @@ const ADD_PARAMS = new Schema([new Field("a", new Float64(), false), new Field("
 const GENERATE_BATCHES_PARAMS = new Schema([new Field("count", new Int64(), false), new Field("rows", new Int64(), false)]);
 const TRANSFORM_PARAMS = new Schema([new Field("factor", new Float64(), false)]);
 const TRANSFORM_SCHEMA = new Schema([new Field("value", new Float64(), true)]);
+const ECHO_PARAMS = new Schema([new Field("data", new Binary(), false)]);
 
+/** The HTTP client's response cap: 256 MiB plus 1 MiB of IPC framing, so that a 256 MiB echo's response fits (the package's default is 256 MiB exactly). */
+const HTTP_MAX_RESPONSE_BYTES = 257 * 1024 * 1024;
+
+/** A batch of `columns`: typed arrays (one row each for parameters), or for a binary field one Uint8Array value. */
 function batchOf(schema, columns) {
-  const children = columns.map((data, k) => makeData({ type: schema.fields[k].type, length: data.length, data }));
+  const children = columns.map((data, k) => {
+    const type = schema.fields[k].type;
+    return type instanceof Binary
+      ? makeData({ type, length: 1, nullCount: 0, valueOffsets: Int32Array.of(0, data.length), data })
+      : makeData({ type, length: data.length, data });
+  });
   return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: children[0].length, nullCount: 0, children }));
 }
 
@@ -125,6 +141,39 @@ async function runExchange(c, batches, rows) {
   return { mb_per_s: nbytes / elapsed / 1e6, bytes: nbytes, seconds: elapsed };
 }
 
+/** This process's VmRSS and VmHWM, in bytes. */
+function memory() {
+  const status = readFileSync("/proc/self/status", "utf8");
+  const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb("VmRSS"), hwm: kb("VmHWM") };
+}
+
+function resetPeak() {
+  try {
+    writeFileSync("/proc/self/clear_refs", "5");
+  } catch {
+    // not permitted: the peak is then the process's lifetime peak
+  }
+}
+
+async function runEcho(c, nbytes) {
+  const payload = new Uint8Array(nbytes);
+  for (let off = 0; off < nbytes; off += 65536) randomFillSync(payload, off, Math.min(65536, nbytes - off));
+  const req = request("echo", ECHO_PARAMS, [payload]);
+  resetPeak();
+  const rssBefore = memory().rss;
+  const start = process.hrtime.bigint();
+  const out = await c.callRaw("echo", req);
+  const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+  const rssPeak = memory().hwm;
+  const r = out?.batch.getChildAt(0)?.get(0);
+  const probes = nbytes ? [0, 1, nbytes >> 1, nbytes - 1] : [];
+  if (!(r instanceof Uint8Array) || r.length !== nbytes || probes.some((i) => r[i] !== payload[i])) {
+    throw new Error(`echo: ${r?.length} bytes back, expected ${nbytes} equal bytes`);
+  }
+  return { seconds: elapsed, bytes: nbytes, rss_before: rssBefore, rss_peak: rssPeak };
+}
+
 /** pipeConnect over a connected node:net socket (what the package's tcpConnect does, for a unix path). */
 async function unixConnect(path) {
   const socket = connect({ path });
@@ -169,7 +218,7 @@ async function handle(cmd) {
         break;
       }
       case "http": {
-        const client = httpConnect(cmd.url);
+        const client = httpConnect(cmd.url, { acceptedMaxResponseBytes: HTTP_MAX_RESPONSE_BYTES });
         conn = { client, close: () => client.close() };
         break;
       }
@@ -190,6 +239,8 @@ async function handle(cmd) {
         return runProducer(c, Number(cmd.batches), Number(cmd.rows));
       case "exchange":
         return runExchange(c, Number(cmd.batches), Number(cmd.rows));
+      case "echo":
+        return runEcho(c, Number(cmd.bytes));
       default:
         throw new Error(`unknown workload ${cmd.workload}`);
     }
