@@ -99,13 +99,13 @@ const protocol = new Protocol("BenchmarkService")
 function serveHttp(handler) {
   const server = http.createServer(async (req, res) => {
     try {
-      const chunks = [];
-      for await (const c of req) chunks.push(c);
       const headers = new Headers();
       for (let k = 0; k < req.rawHeaders.length; k += 2) headers.append(req.rawHeaders[k], req.rawHeaders[k + 1]);
       const method = req.method ?? "GET";
-      const body = method === "GET" || method === "HEAD" ? undefined : Buffer.concat(chunks);
-      const response = await handler(new Request(`http://${req.headers.host ?? "127.0.0.1"}${req.url}`, { method, headers, body }));
+      // The body is handed over as a stream: the handler reads it once, with no buffered copy here.
+      const body = method === "GET" || method === "HEAD" ? undefined : Readable.toWeb(req);
+      const url = `http://${req.headers.host ?? "127.0.0.1"}${req.url}`;
+      const response = await handler(new Request(url, { method, headers, body, duplex: "half" }));
       res.statusCode = response.status;
       response.headers.forEach((v, k) => res.appendHeader(k, v));
       if (response.body) {
