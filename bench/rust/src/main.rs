@@ -74,6 +74,9 @@ fn serve_http(server: Arc<vgi_rpc::RpcServer>) -> ExitCode {
         let port = listener.local_addr()?.port();
         let state = vgi_rpc::http::HttpState::builder()
             .server(server)
+            // vgi-rpc 0.15.0 routes `{prefix}/{method}`; the current protocol
+            // (Python 0.52.2, our client) posts to `{prefix}/{protocol}/{method}`.
+            .prefix("/BenchmarkService")
             .disable_response_compression()
             .max_body_size(1 << 30)
             .build();
@@ -82,7 +85,11 @@ fn serve_http(server: Arc<vgi_rpc::RpcServer>) -> ExitCode {
             writeln!(out, "PORT:{port}")?;
             out.flush()?;
         }
-        vgi_rpc::http::serve_with_shutdown(state, listener).await
+        // The crate's handlers take the body through axum's `Bytes` extractor,
+        // whose own 2 MiB default limit applies whatever max_body_size says:
+        // lift it here to the same ceiling.
+        let app = vgi_rpc::http::build_router(state).layer(axum::extract::DefaultBodyLimit::max(1 << 30));
+        axum::serve(listener, app).with_graceful_shutdown(vgi_rpc::http::shutdown_signal()).await
     });
     match r {
         Ok(()) => ExitCode::SUCCESS,
