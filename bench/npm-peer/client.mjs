@@ -28,7 +28,8 @@
  * Bun, so the child is spawned with node:child_process and handed to
  * pipeConnect), unix (the package has no unix client; a node:net socket is
  * handed to pipeConnect exactly as its tcpConnect does for TCP), tcp
- * (tcpConnect), http (httpConnect).
+ * (tcpConnect), http (httpConnect, asking for uncompressed responses: see
+ * identityFetch).
  */
 import { spawn } from "node:child_process";
 import { randomFillSync } from "node:crypto";
@@ -141,6 +142,20 @@ async function runExchange(c, batches, rows) {
   return { mb_per_s: nbytes / elapsed / 1e6, bytes: nbytes, seconds: elapsed };
 }
 
+/**
+ * The package's HTTP client always advertises gzip (X-VGI-Accept-Encoding:
+ * gzip, with no option to turn it off), and servers that honour it compress
+ * every response, 16 MB producer batches included; fetch adds its own
+ * Accept-Encoding. No other transport compresses, so this fetch (the
+ * client's `fetch` option) asks for identity bodies instead.
+ */
+function identityFetch(input, init = {}) {
+  const headers = new Headers(init.headers);
+  headers.delete("X-VGI-Accept-Encoding");
+  headers.set("Accept-Encoding", "identity");
+  return fetch(input, { ...init, headers });
+}
+
 /** This process's VmRSS and VmHWM, in bytes. */
 function memory() {
   const status = readFileSync("/proc/self/status", "utf8");
@@ -218,7 +233,7 @@ async function handle(cmd) {
         break;
       }
       case "http": {
-        const client = httpConnect(cmd.url, { acceptedMaxResponseBytes: HTTP_MAX_RESPONSE_BYTES });
+        const client = httpConnect(cmd.url, { acceptedMaxResponseBytes: HTTP_MAX_RESPONSE_BYTES, fetch: identityFetch });
         conn = { client, close: () => client.close() };
         break;
       }
