@@ -14,12 +14,10 @@
  * server of its own, only a fetch-style handler (Request -> Response); --http
  * puts it behind node:http with a small adapter below, response compression
  * off.
- *
- * Not served: roundtrip_types (optional for peers).
  */
 import http from "node:http";
 import { Readable, Writable } from "node:stream";
-import { Field, Float64, Int64, RecordBatch, Schema, makeData, Struct } from "@query-farm/apache-arrow";
+import { Dictionary, Field, Float64, Int16, Int64, List, Map_, RecordBatch, Schema, Struct, Utf8, makeData, makeVector } from "@query-farm/apache-arrow";
 import { Protocol, VgiRpcServer, bytes, createHttpHandler, float, int, serveTcp, serveUnix, str } from "@query-farm/vgi-rpc";
 
 // Result and stream schemas as bench/py/worker.py declares them: pa.field(...) is nullable.
@@ -52,11 +50,37 @@ function largeBatch(rows) {
   return batch;
 }
 
+// roundtrip_types(color: Color, mapping: dict[str, int], tags: frozenset[int]) as bench/py/worker.py declares it.
+const ROUNDTRIP_PARAMS = new Schema([
+  new Field("color", new Dictionary(new Utf8(), new Int16()), false),
+  new Field("mapping", new Map_(new Field("entries", new Struct([new Field("key", new Utf8(), false), new Field("value", new Int64(), true)]), false)), false),
+  new Field("tags", new List(new Field("item", new Int64(), true)), false),
+]);
+
+/**
+ * The package hands dictionary and map parameters over undecoded (its arrow-js
+ * backend's Data, "opaque passthrough"); a list arrives as a Vector.
+ */
+function roundtripTypes({ color, mapping, tags }) {
+  const name = color.dictionary.get(Number(color.values[color.offset]));
+  const entries = makeVector(mapping.children[0]);
+  const pairs = [];
+  for (let k = mapping.valueOffsets[mapping.offset]; k < mapping.valueOffsets[mapping.offset + 1]; k++) {
+    const e = entries.get(k);
+    pairs.push([e.key, e.value]);
+  }
+  pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const dict = "{" + pairs.map(([key, v]) => `'${key}': ${v}`).join(", ") + "}";
+  const sorted = [...tags].map(Number).sort((x, y) => x - y);
+  return `${name}:true:${dict}:[${sorted.join(", ")}]`;
+}
+
 /** Stream states are plain numbers only: over HTTP the package serialises them (JSON) into the state token each turn. */
 const protocol = new Protocol("BenchmarkService")
   .unary("noop", { params: {}, result: {}, handler: () => ({}) })
   .unary("add", { params: { a: float, b: float }, result: { result: float }, handler: ({ a, b }) => ({ result: a + b }) })
   .unary("greet", { params: { name: str }, result: { result: str }, handler: ({ name }) => ({ result: `Hello, ${name}!` }) })
+  .unary("roundtrip_types", { params: ROUNDTRIP_PARAMS, result: { result: str }, handler: (p) => ({ result: roundtripTypes(p) }) })
   .unary("echo", { params: { data: bytes }, result: { result: bytes }, handler: ({ data }) => ({ result: data }) })
   .producer("generate", {
     params: { count: int },
