@@ -168,7 +168,13 @@ if (argv[0] === "--unix" && argv[1]) {
   // Response compression off (the package defaults to on, gzip or zstd as the client asks): no other transport compresses.
   serveHttp(createHttpHandler(protocol, { compressionLevel: null }));
 } else if (argv.length === 0) {
-  await new VgiRpcServer(protocol).run();
+  try {
+    await new VgiRpcServer(protocol).run();
+  } catch (e) {
+    // The package's stdio server throws when stdin ends before any request
+    // (a client that connected and went away); that is a clean end here.
+    if (!/Input stream closed before first IPC message/.test(String(e?.message))) throw e;
+  }
 } else {
   process.stderr.write(`usage: worker.mjs [--unix PATH | --tcp | --http]\n`);
   process.exit(2);
