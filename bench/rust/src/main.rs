@@ -5,7 +5,9 @@
 //!        vgi-bench-rust --unix PATH  serve on a unix socket at PATH
 //!        vgi-bench-rust --tcp        serve on loopback TCP port 0, print PORT:<n>
 //!        vgi-bench-rust --http       serve HTTP on loopback port 0, print PORT:<n>
+//!        vgi-bench-rust --driver     a client driver (bench/py/client.py's JSON-line protocol)
 
+mod driver;
 mod service;
 
 use std::fs::File;
@@ -16,7 +18,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 fn usage() -> ExitCode {
-    eprintln!("usage: vgi-bench-rust [--unix PATH | --tcp | --http]");
+    eprintln!("usage: vgi-bench-rust [--unix PATH | --tcp | --http | --driver]");
     ExitCode::from(2)
 }
 
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
             }
         }
         ["--http"] => return serve_http(server),
+        ["--driver"] => return driver::run(),
         _ => return usage(),
     }
     ExitCode::SUCCESS
