@@ -2,306 +2,489 @@
  * Cross-implementation benchmark (`npm run bench`; `-- --quick` or
  * VGI_BENCH_QUICK=1 for the short run). In one invocation it measures
  *
- *   - four client → worker pairs: TS → TS, Python → Python, TS → Python,
- *     Python → TS (the Python side is vgi_rpc 0.52.2 from the reference venv,
- *     bench/py/client.py and bench/py/worker.py);
- *   - over a subprocess pipe, a unix socket (in a temp dir) and loopback TCP;
- *   - three workloads: unary add() (calls/s, p50/p99 latency), a large
- *     producer (generate_batches: int64+float64 batches, MB/s) and a large
- *     exchange (transform: float64 batches in and out, MB/s);
- *   - physical floors: a C echo child (round trip over a pipe and a unix
- *     socket, from C and from Node), C pipe and unix-socket bandwidth, and
- *     Node Buffer copy bandwidth.
+ *   - client → worker pairs: our client and the Python reference's client
+ *     against every worker (ours, the Python reference's, and the peers of
+ *     bench/impls.ts that are available: Rust crate, npm @query-farm/vgi-rpc,
+ *     Go), plus each peer's native pair when it has a client driver;
+ *   - over a subprocess pipe, a unix socket (in a temp dir), loopback TCP and
+ *     HTTP on loopback;
+ *   - workloads in interleaved rounds: unary add() (calls/s, p50/p99 latency),
+ *     a large producer (generate_batches, MB/s) and a large exchange
+ *     (transform, MB/s);
+ *   - a large unary echo (256 MiB; 64 MiB in quick mode) with the peak RSS of
+ *     each side, client and worker each a fresh process;
+ *   - physical floors (bench/floors.ts).
  *
- * Every measurement is repeated in rounds, the pairs interleaved within each
- * round (A B C D, A B C D, ...), after a warm-up of every connection; the
- * figure reported is the median over rounds. Ratios compare figures of this
- * run only. Figures are printed and written to bench/results.json; nothing is
- * asserted. Every child process is killed at the end, also on errors.
+ * Every round-workload measurement is repeated in rounds, the cells
+ * interleaved within each round (A B C D, A B C D, ...), after a warm-up of
+ * every connection; the figure reported is the median over rounds. Ratios
+ * compare figures of this run only. A cell that fails (a peer that does not
+ * serve a transport or workload, a crash, a timeout) is recorded as "not
+ * measured: <reason>" and the run goes on. Figures and the targets are
+ * printed and written to bench/results.json; nothing is asserted. Every child
+ * process is killed at the end, also on errors.
  */
-import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createConnection, type Socket } from "node:net";
-import { cpus, homedir, tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import type { RecordBatch } from "apache-arrow";
-import type { Client } from "vgi-rpc";
-import { connect, connectTcp, connectUnix } from "vgi-rpc/node";
-import { BenchmarkService, valueBatch } from "./service.js";
+import {
+  ROUND_WORKLOADS,
+  TRANSPORTS,
+  awaitLine,
+  childPids,
+  errorText,
+  installHygiene,
+  killAll,
+  median,
+  memoryOf,
+  resetPeak,
+  sleep,
+  spawnTracked,
+  stop,
+  type AddFigure,
+  type Address,
+  type BwFigure,
+  type EchoFigure,
+  type Figure,
+  type RoundWorkload,
+  type RunParams,
+  type Transport,
+} from "./common.js";
+import { JsonLineDriver } from "./driver.js";
+import { measureFloors, type Floors } from "./floors.js";
+import { defaultPaths, implementations, pairs, workerArgv, type Impl, type ImplId } from "./impls.js";
+import { fmt, judge, mib, pct, printTable, printTargets, ratio, times, type Column, type Measure, type TargetResult } from "./report.js";
+import { openClient, runWorkload, type BenchClient } from "./ts-client.js";
 
 // ---------------------------------------------------------------- settings
 
 const QUICK = process.argv.includes("--quick") || /^(1|true|yes)$/i.test(process.env.VGI_BENCH_QUICK ?? "");
+const MiB = 1024 * 1024;
+/**
+ * addCalls / addWarmup / batches: per run of add, its warm-up, and per producer / exchange run over pipe, unix and
+ * TCP; `http` holds the same over HTTP (a request per call and per batch there, several times slower, so fewer keep
+ * the run in budget). warmRows: rows per batch of the warm-up streams. echoAll: the echo for every pair (quick mode:
+ * only pairs with our client or worker, and Python→Python).
+ */
 const MODE = QUICK
-  ? { name: "quick", rounds: 3, addCalls: 1500, addWarmup: 300, batches: 4, rows: 1_000_000, floorRtt: 20_000 }
-  : { name: "full", rounds: 7, addCalls: 5000, addWarmup: 1000, batches: 12, rows: 1_000_000, floorRtt: 30_000 };
+  ? { name: "quick", rounds: 2, addCalls: 300, addWarmup: 500, batches: 3, http: { addCalls: 150, addWarmup: 250, batches: 1 }, rows: 1_000_000, warmRows: 100_000, floorRtt: 20_000, floorBwBytes: 1e9, echoBytes: 64 * MiB, echoReps: 1, echoAll: false, runTimeoutMs: 60_000, peerTimeoutMs: 60_000 }
+  : { name: "full", rounds: 5, addCalls: 1000, addWarmup: 2000, batches: 8, http: { addCalls: 400, addWarmup: 500, batches: 2 }, rows: 1_000_000, warmRows: 100_000, floorRtt: 30_000, floorBwBytes: 4e9, echoBytes: 256 * MiB, echoReps: 1, echoAll: true, runTimeoutMs: 180_000, peerTimeoutMs: 600_000 };
+/** Quick mode asks the peer scripts not to build (VGI_BENCH_NO_BUILD=1): a peer runs only if already built. */
+const NO_BUILD = process.env.VGI_BENCH_NO_BUILD ? process.env.VGI_BENCH_NO_BUILD === "1" : QUICK;
 
 const HERE = fileURLToPath(new URL(".", import.meta.url)); // dist/bench/
 const ROOT = join(HERE, "..", "..");
-const SRC_BENCH = join(ROOT, "bench");
-const TS_WORKER = join(HERE, "worker.js");
-const PY = process.env.VGI_BENCH_PYTHON ?? join(homedir(), ".cache/vgi-rpc-reference/venv-0.52.2/bin/python");
-const PY_WORKER = join(SRC_BENCH, "py", "worker.py");
-const PY_CLIENT = join(SRC_BENCH, "py", "client.py");
-const RESULTS = join(SRC_BENCH, "results.json");
+const PATHS = defaultPaths(HERE, ROOT);
+const RESULTS = join(PATHS.src, "results.json");
 
-type Impl = "ts" | "py" | "go";
-type Transport = "pipe" | "unix" | "tcp";
-type Workload = "add" | "producer" | "exchange";
-const TRANSPORTS: Transport[] = ["pipe", "unix", "tcp"];
-const WORKLOADS: Workload[] = ["add", "producer", "exchange"];
-const PAIRS: [Impl, Impl][] = [
-  ["ts", "ts"],
-  ["py", "py"],
-  ["ts", "py"],
-  ["py", "ts"],
-];
-const NAME: Record<Impl, string> = { ts: "TS", py: "Python", go: "Go" };
-/**
- * Optional peer: the Go port's benchmark worker, built elsewhere and named by VGI_BENCH_GO_WORKER. It serves stdio (and HTTP) only and
- * has no generate_batches, so it is measured over the pipe on add and exchange.
- */
-const GO_WORKER = process.env.VGI_BENCH_GO_WORKER && existsSync(process.env.VGI_BENCH_GO_WORKER) ? process.env.VGI_BENCH_GO_WORKER : null;
-const GO_PAIRS: [Impl, Impl][] = GO_WORKER ? [["ts", "go"], ["py", "go"]] : [];
-const pairName = (c: Impl, w: Impl) => `${NAME[c]}→${NAME[w]}`;
+const METRIC: Record<RoundWorkload, "calls_per_s" | "mb_per_s"> = { add: "calls_per_s", producer: "mb_per_s", exchange: "mb_per_s" };
+const pairName = (c: Impl, w: Impl) => `${c.name}→${w.name}`;
+const sizes = (t: Transport) => (t === "http" ? MODE.http : MODE);
+const roundParams = (w: RoundWorkload, t: Transport, warmup = false): RunParams =>
+  w === "add" ? { n: warmup ? sizes(t).addWarmup : sizes(t).addCalls } : warmup ? { batches: 1, rows: MODE.warmRows } : { batches: sizes(t).batches, rows: MODE.rows };
 
-interface AddFigure { calls_per_s: number; p50_us: number; p99_us: number; seconds: number }
-interface BwFigure { mb_per_s: number; bytes: number; seconds: number }
-type Figure = AddFigure | BwFigure;
+let started = 0;
+const progress = (what: string) => console.log(`${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 
-// ---------------------------------------------------------------- process hygiene
+// ---------------------------------------------------------------- workers and clients
 
-const children = new Set<ChildProcess>();
-function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-  return child;
-}
-function killAll() {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-}
-process.on("exit", killAll);
-for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => (killAll(), process.exit(130)));
+interface Listener { child: ChildProcess; address: Address }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
-function workerArgv(impl: Impl, ...extra: string[]): string[] {
-  if (impl === "go") return [GO_WORKER!, ...extra];
-  return impl === "ts" ? [process.execPath, TS_WORKER, ...extra] : [PY, PY_WORKER, ...extra];
+/** Forwards a listener's stderr, without the reference HTTP server's "Serving on" banner. */
+function forwardStderr(child: ChildProcess): void {
+  createInterface({ input: child.stderr! }).on("line", (l) => {
+    if (!/^Serving on http/.test(l)) process.stderr.write(l + "\n");
+  });
 }
 
-/** A worker listening on a unix socket or TCP port, started by us. */
-async function startListener(impl: Impl, transport: "unix" | "tcp", dir: string, tag: string): Promise<{ path?: string; port?: number }> {
+/** Starts `impl`'s worker listening on `transport` (unix socket in `dir`, or a port it prints). */
+async function startListener(impl: Impl, transport: Exclude<Transport, "pipe">, dir: string, tag: string): Promise<Listener> {
+  const what = `${impl.name} ${transport} worker`;
   if (transport === "unix") {
     const path = join(dir, `${tag}.sock`);
-    const [cmd, ...args] = workerArgv(impl, "--unix", path);
-    track(spawn(cmd!, args, { stdio: ["ignore", "ignore", "inherit"] }));
-    for (let i = 0; i < 300 && !existsSync(path); i++) await sleep(20);
-    if (!existsSync(path)) throw new Error(`${impl} worker did not bind ${path}`);
-    return { path };
+    const child = spawnTracked(workerArgv(impl.worker!, "unix", path), { stdio: ["ignore", "ignore", "inherit"] });
+    for (let i = 0; i < 1500 && !existsSync(path) && child.exitCode === null; i++) await sleep(20);
+    if (!existsSync(path)) throw (await stop(child), new Error(`${what} did not bind ${path}${child.exitCode !== null ? ` (exited ${child.exitCode})` : ""}`));
+    return { child, address: { path } };
   }
-  const [cmd, ...args] = workerArgv(impl, "--tcp");
-  const child = track(spawn(cmd!, args, { stdio: ["ignore", "pipe", "inherit"] }));
-  const lines = createInterface({ input: child.stdout! });
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${impl} TCP worker did not print its port`)), 15_000);
-    lines.on("line", (l) => {
-      const m = /^PORT:(\d+)/.exec(l);
-      if (m) (clearTimeout(timer), resolve(Number(m[1])));
-    });
-    child.once("exit", () => reject(new Error(`${impl} TCP worker exited`)));
-  });
-  return { port };
-}
-
-// ---------------------------------------------------------------- the two clients
-
-interface Runner {
-  run(workload: Workload, n: number): Promise<Figure>;
-}
-
-/** Our client, in this process. */
-function tsRunner(client: Client<typeof BenchmarkService>): Runner {
-  let input: RecordBatch | null = null;
-  return {
-    async run(workload, n) {
-      if (workload === "add") {
-        const lat = new Float64Array(n);
-        const start = performance.now();
-        for (let i = 0; i < n; i++) {
-          const t0 = performance.now();
-          const r = await client.add({ a: i, b: 1 });
-          lat[i] = performance.now() - t0;
-          if (r !== i + 1) throw new Error(`wrong result ${r} for ${i} + 1`);
-        }
-        const seconds = (performance.now() - start) / 1000;
-        lat.sort();
-        const pct = (q: number) => lat[Math.min(n - 1, Math.floor(n * q))]! * 1000;
-        return { calls_per_s: n / seconds, p50_us: pct(0.5), p99_us: pct(0.99), seconds };
-      }
-      const rows = MODE.rows;
-      if (workload === "producer") {
-        const start = performance.now();
-        let got = 0;
-        for await (const b of await client.generate_batches({ count: n, rows })) got += b.numRows;
-        const seconds = (performance.now() - start) / 1000;
-        if (got !== n * rows) throw new Error(`producer: ${got} rows, expected ${n * rows}`);
-        return { mb_per_s: (got * 16) / seconds / 1e6, bytes: got * 16, seconds };
-      }
-      input ??= valueBatch(Float64Array.from({ length: rows }, (_, k) => k));
-      const start = performance.now();
-      let got = 0;
-      let last: RecordBatch | null = null;
-      {
-        await using s = await client.transform({ factor: 2 });
-        for (let i = 0; i < n; i++) {
-          last = await s.exchange(input);
-          got += last.numRows;
-        }
-      }
-      const seconds = (performance.now() - start) / 1000;
-      if (got !== n * rows || (rows > 1 && last!.getChild("value")!.get(1) !== 2)) throw new Error(`exchange: ${got} rows, expected ${n * rows}`);
-      return { mb_per_s: (got * 16) / seconds / 1e6, bytes: got * 16, seconds };
-    },
-  };
-}
-
-/** The Python reference's client: bench/py/client.py, one driver process for all its connections. */
-class PyDriver {
-  private child = track(spawn(PY, [PY_CLIENT], { stdio: ["pipe", "pipe", "inherit"] }));
-  private lines = createInterface({ input: this.child.stdout! })[Symbol.asyncIterator]();
-  async call(cmd: Record<string, unknown>): Promise<Record<string, unknown>> {
-    this.child.stdin!.write(JSON.stringify(cmd) + "\n");
-    const next = await this.lines.next();
-    if (next.done) throw new Error(`python client exited (code ${this.child.exitCode})`);
-    const answer = JSON.parse(next.value) as Record<string, unknown>;
-    if (!answer.ok) throw new Error(`python client: ${String(answer.error)}\n${String(answer.traceback ?? "")}`);
-    return answer;
-  }
-  runner(key: string): Runner {
-    return {
-      run: async (workload, n) => {
-        const a = await this.call(workload === "add" ? { op: "run", key, workload, n } : { op: "run", key, workload, batches: n, rows: MODE.rows });
-        return a as unknown as Figure;
-      },
-    };
-  }
-  /** Asks the driver to close its connections (it stops its pipe workers) and waits up to 5 s for it to exit. */
-  async close(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise<void>((r) => this.child.once("exit", () => r()));
-    this.child.stdin!.end(JSON.stringify({ op: "close" }) + "\n");
-    await Promise.race([exited, sleep(5000)]);
-  }
-}
-
-// ---------------------------------------------------------------- floors
-
-interface Floors {
-  available: boolean;
-  reason?: string;
-  message_bytes: number;
-  c_rtt?: Record<"pipe" | "unix", { per_s: number; p50_us: number; p99_us: number }>;
-  node_rtt?: Record<"pipe" | "unix", { per_s: number; p50_us: number; p99_us: number }>;
-  c_bw?: Record<"pipe" | "unix", { mb_per_s: number }>;
-  memcpy_mb_per_s: number;
-}
-
-const FLOOR_MSG = 512;
-
-/** Node → C echo child: `n` round trips of FLOOR_MSG bytes over a Node stream. */
-async function nodeEcho(write: (b: Buffer) => void, on: (f: (b: Buffer) => void) => void, n: number) {
-  const msg = Buffer.alloc(FLOOR_MSG, 7);
-  let pending = 0;
-  let wake: (() => void) | null = null;
-  on((b) => {
-    pending += b.length;
-    if (pending >= FLOOR_MSG && wake) (pending -= FLOOR_MSG, wake(), (wake = null));
-  });
-  const lat = new Float64Array(n);
-  const start = performance.now();
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    const done = new Promise<void>((r) => (wake = r));
-    write(msg);
-    await done;
-    lat[i] = performance.now() - t0;
-  }
-  const seconds = (performance.now() - start) / 1000;
-  lat.sort();
-  return { per_s: n / seconds, p50_us: lat[n >> 1]! * 1000, p99_us: lat[Math.floor(n * 0.99)]! * 1000 };
-}
-
-function memcpyMbPerSec(): number {
-  const size = 64 * 1024 * 1024;
-  const a = Buffer.alloc(size, 1);
-  const b = Buffer.allocUnsafe(size);
-  a.copy(b); // warm-up (page faults)
-  const rates: number[] = [];
-  for (let i = 0; i < 9; i++) {
-    const t0 = performance.now();
-    a.copy(b);
-    rates.push(size / ((performance.now() - t0) / 1000) / 1e6);
-  }
-  return median(rates);
-}
-
-async function measureFloors(dir: string): Promise<Floors> {
-  const memcpy_mb_per_s = memcpyMbPerSec();
-  const exe = join(dir, "floor");
+  const child = spawnTracked(workerArgv(impl.worker!, transport), { stdio: ["ignore", "pipe", "pipe"] });
+  forwardStderr(child);
   try {
-    execFileSync("cc", ["-O2", "-o", exe, join(SRC_BENCH, "floor.c")], { stdio: ["ignore", "ignore", "pipe"] });
+    const port = Number(await awaitLine(child, /^PORT:(\d+)/, what, 30_000));
+    return { child, address: transport === "tcp" ? { port } : { url: `http://127.0.0.1:${port}` } };
   } catch (e) {
-    const reason = (e as NodeJS.ErrnoException).code === "ENOENT" ? "cc not found" : `cc failed: ${String((e as { stderr?: Buffer }).stderr ?? e).trim()}`;
-    return { available: false, reason, message_bytes: FLOOR_MSG, memcpy_mb_per_s };
+    await stop(child);
+    throw e;
   }
-  const run = (...args: string[]) => JSON.parse(execFileSync(exe, args, { encoding: "utf8", timeout: 60_000 })) as Record<string, number>;
-  const rounds = MODE.rounds;
-  const medianOf = <T extends Record<string, number>>(f: () => T): T => {
-    const xs = Array.from({ length: rounds }, f);
-    return Object.fromEntries(Object.keys(xs[0]!).map((k) => [k, median(xs.map((x) => x[k]!))])) as T;
-  };
-  const rtt = (kind: string) => medianOf(() => run("rtt", kind, String(MODE.floorRtt), String(FLOOR_MSG)) as { per_s: number; p50_us: number; p99_us: number });
-  const bw = (kind: string) => medianOf(() => ({ mb_per_s: run("bw", kind, String(QUICK ? 1e9 : 4e9), String(65536)).mb_per_s! }));
-  const c_rtt = { pipe: rtt("pipe"), unix: rtt("unix") };
-  const c_bw = { pipe: bw("pipe"), unix: bw("unix") };
+}
 
-  const n = Math.round(MODE.floorRtt / 4);
-  const pipeChild = track(spawn(exe, ["echo", String(FLOOR_MSG)], { stdio: ["pipe", "pipe", "inherit"] }));
-  const nodePipe = await nodeEcho((b) => pipeChild.stdin!.write(b), (f) => pipeChild.stdout!.on("data", f), n);
-  pipeChild.stdin!.end();
-  const path = join(dir, "echo.sock");
-  const unixChild = track(spawn(exe, ["echo-unix", path, String(FLOOR_MSG)], { stdio: ["ignore", "pipe", "inherit"] }));
-  await new Promise<void>((r) => unixChild.stdout!.once("data", () => r()));
-  const sock: Socket = await new Promise((r, j) => {
-    const s = createConnection(path, () => r(s));
-    s.once("error", j);
-  });
-  sock.setNoDelay(true);
-  const nodeUnix = await nodeEcho((b) => sock.write(b), (f) => sock.on("data", f), n);
-  sock.end();
-  return { available: true, message_bytes: FLOOR_MSG, c_rtt, node_rtt: { pipe: nodePipe, unix: nodeUnix }, c_bw, memcpy_mb_per_s };
+/** What a client needs to reach a worker: the argv it spawns (pipe) or a listening worker's address. */
+async function workerTarget(worker: Impl, transport: Transport, dir: string, tag: string): Promise<{ target: { argv?: string[] } & Address; listener?: Listener }> {
+  if (transport === "pipe") return { target: { argv: workerArgv(worker.worker!, "pipe") } };
+  const listener = await startListener(worker, transport, dir, tag);
+  return { target: listener.address, listener };
+}
+
+/** `f` over `items`, at most `limit` at a time, results in order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, f: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await f(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return out;
+}
+
+class TimeoutError extends Error {
+  override name = "TimeoutError";
+}
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const t = new Promise<never>((_, j) => (timer = setTimeout(() => j(new TimeoutError(`${what}: no answer within ${ms / 1000} s`)), ms)));
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+// ---------------------------------------------------------------- cells (pair × transport) for the rounds
+
+interface Cell {
+  client: Impl;
+  worker: Impl;
+  transport: Transport;
+  pair: string;
+  run(w: RoundWorkload, p: RunParams): Promise<Figure>;
+  /** Gives up the connection after a timeout (closes our client, or kills the pair's driver). */
+  abandon(): void;
+  figures: Record<RoundWorkload, Figure[]>;
+  /** Why a workload is not measured in this cell (the first error, or why the cell could not open). */
+  errors: Partial<Record<RoundWorkload, string>>;
+}
+
+interface Resources { dir: string; drivers: JsonLineDriver[]; clients: BenchClient[]; listeners: Listener[] }
+
+/** One driver process per (client, worker) pair: a peer that hangs costs only its own pair's driver. */
+function pairDriver(res: Resources, client: Impl, worker: Impl): JsonLineDriver {
+  const name = `${client.name} (→${worker.name})`;
+  let d = res.drivers.find((x) => x.name === name);
+  if (!d) res.drivers.push((d = new JsonLineDriver(name, client.driver!)));
+  return d;
+}
+
+async function openCell(res: Resources, client: Impl, worker: Impl, transport: Transport): Promise<Cell> {
+  const tag = `${client.id}-${worker.id}-${transport}`;
+  const cell: Cell = {
+    client, worker, transport, pair: pairName(client, worker),
+    run: () => Promise.reject(new Error("not open")),
+    abandon: () => {},
+    figures: { add: [], producer: [], exchange: [] },
+    errors: {},
+  };
+  const notServed = ROUND_WORKLOADS.filter((w) => !worker.worker!.workloads.includes(w));
+  for (const w of notServed) cell.errors[w] = `the ${worker.name} worker does not serve this workload`;
+  try {
+    const { target, listener } = await workerTarget(worker, transport, res.dir, tag);
+    if (listener) res.listeners.push(listener);
+    if (client.inProcessClient) {
+      const c = await openClient(transport, target);
+      res.clients.push(c);
+      cell.run = (w, p) => runWorkload(c, w, p);
+      cell.abandon = () => void Promise.resolve(c.close()).catch(() => {});
+    } else {
+      const d = pairDriver(res, client, worker);
+      await withTimeout(d.open(tag, transport, target), MODE.runTimeoutMs, `${cell.pair} ${transport} open`);
+      cell.run = (w, p) => d.run(tag, w, p);
+      cell.abandon = () => d.child.kill("SIGKILL");
+    }
+  } catch (e) {
+    for (const w of ROUND_WORKLOADS) cell.errors[w] ??= `could not connect: ${errorText(e)}`;
+  }
+  return cell;
+}
+
+/** Runs one workload in a cell; a failure is recorded (the workload is then skipped in this cell) and the run goes on. */
+async function attempt(cell: Cell, w: RoundWorkload, p: RunParams): Promise<Figure | null> {
+  if (cell.errors[w]) return null;
+  try {
+    return await withTimeout(cell.run(w, p), MODE.runTimeoutMs, `${cell.pair} ${cell.transport} ${w}`);
+  } catch (e) {
+    cell.errors[w] = errorText(e);
+    if (e instanceof TimeoutError) {
+      cell.abandon();
+      for (const x of ROUND_WORKLOADS) cell.errors[x] ??= `connection abandoned after a timeout in ${w}`;
+    }
+    return null;
+  }
+}
+
+async function runRounds(cells: Cell[]): Promise<void> {
+  for (const cell of cells) for (const w of ROUND_WORKLOADS) await attempt(cell, w, roundParams(w, cell.transport, true));
+  progress("warm-up done");
+  for (const w of ROUND_WORKLOADS) {
+    for (let r = 0; r < MODE.rounds; r++) {
+      for (const cell of cells) {
+        const f = await attempt(cell, w, roundParams(w, cell.transport));
+        if (f) cell.figures[w].push(f);
+      }
+    }
+    progress(`${w} done`);
+  }
+}
+
+// ---------------------------------------------------------------- the large echo, fresh processes
+
+interface EchoRep { seconds: number; client_before: number; client_peak: number; worker_before: number; worker_peak: number }
+interface EchoCell { client: Impl; worker: Impl; transport: Transport; pair: string; reps: EchoRep[]; error?: string }
+
+/** The pid of the worker a pipe client spawned (its child), waiting briefly for it to appear. */
+async function pipeWorkerPid(clientPid: number): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    const kids = childPids(clientPid);
+    if (kids.length === 1) return kids[0]!;
+    if (kids.length > 1) throw new Error(`the client has ${kids.length} children; cannot tell its worker`);
+    await sleep(20);
+  }
+  throw new Error("the pipe worker did not appear as the client's child");
+}
+
+/** One echo with a fresh client driver and a fresh worker; each side's RSS before the call and its peak during it. */
+async function echoOnce(client: Impl, worker: Impl, transport: Transport, dir: string): Promise<EchoRep> {
+  const tag = `echo-${client.id}-${worker.id}-${transport}`;
+  const { target, listener } = await workerTarget(worker, transport, dir, tag);
+  const driver = new JsonLineDriver(`${client.name} echo`, client.driver!);
+  try {
+    const within = <T>(p: Promise<T>, what: string) => withTimeout(p, MODE.runTimeoutMs, `${pairName(client, worker)} ${transport} ${what}`);
+    await within(driver.open(tag, transport, target), "open");
+    await within(driver.run(tag, "echo", { bytes: 1024 }), "small echo"); // connection live, code paths loaded
+    const workerPid = listener ? listener.child.pid! : await pipeWorkerPid(driver.pid);
+    resetPeak(workerPid);
+    const workerBefore = memoryOf(workerPid);
+    if (!workerBefore) throw new Error(`cannot read /proc/${workerPid}/status`);
+    const f = (await within(driver.run(tag, "echo", { bytes: MODE.echoBytes }), "echo")) as EchoFigure;
+    const workerAfter = memoryOf(workerPid);
+    if (!workerAfter) throw new Error(`the worker (pid ${workerPid}) exited during the echo`);
+    return { seconds: f.seconds, client_before: f.rss_before, client_peak: f.rss_peak, worker_before: workerBefore.rss, worker_peak: workerAfter.hwm };
+  } finally {
+    await driver.close();
+    if (listener) await stop(listener.child);
+  }
+}
+
+async function runEchoes(pairList: [Impl, Impl][], dir: string): Promise<EchoCell[]> {
+  const out: EchoCell[] = [];
+  for (const transport of TRANSPORTS) {
+    for (const [client, worker] of pairList) {
+      if (!worker.worker!.transports.includes(transport)) continue;
+      if (!MODE.echoAll && !(client.id === "ts" || worker.id === "ts" || (client.id === "py" && worker.id === "py"))) continue;
+      const cell: EchoCell = { client, worker, transport, pair: pairName(client, worker), reps: [] };
+      out.push(cell);
+      if (!worker.worker!.workloads.includes("echo")) cell.error = `the ${worker.name} worker does not serve echo`;
+      else if (!client.driver) cell.error = `the ${client.name} client has no driver`;
+      for (let r = 0; r < MODE.echoReps && !cell.error; r++) {
+        try {
+          cell.reps.push(await echoOnce(client, worker, transport, dir));
+        } catch (e) {
+          cell.error = errorText(e);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- report
+
+const med = (cell: Cell | undefined, w: RoundWorkload, k: string) => (cell ? median(cell.figures[w].map((f) => (f as unknown as Record<string, number>)[k]!)) : NaN);
+
+class Results {
+  constructor(
+    readonly cells: Cell[],
+    readonly echoes: EchoCell[],
+    readonly floors: Floors,
+  ) {}
+  cell(c: ImplId, w: ImplId, t: Transport) {
+    return this.cells.find((x) => x.client.id === c && x.worker.id === w && x.transport === t);
+  }
+  /** The median of a round workload's metric in a cell, and why it is missing. */
+  figure(c: ImplId, w: ImplId, t: Transport, wl: RoundWorkload): { value: number; reason?: string } {
+    const cell = this.cell(c, w, t);
+    if (!cell) return { value: NaN, reason: `${c}→${w} over ${t} not in this run` };
+    const value = med(cell, wl, METRIC[wl]);
+    return Number.isFinite(value) ? { value } : { value, reason: cell.errors[wl] ?? "no figure" };
+  }
+  /** a / b as a target measure, with the reason when either is missing. */
+  versus(label: string, a: { value: number; reason?: string }, b: { value: number; reason?: string }): Measure {
+    return { label, value: ratio(a.value, b.value), reason: a.reason ?? b.reason };
+  }
+}
+
+function printRoundTables(r: Results): Record<string, unknown>[] {
+  const table: Record<string, unknown>[] = [];
+  const rowsOf = (w: RoundWorkload) =>
+    r.cells
+      .filter((c) => !c.errors[w] || c.figures[w].length)
+      .map((c) => {
+        const row: Record<string, unknown> = { workload: w, transport: c.transport, pair: c.pair, [METRIC[w]]: med(c, w, METRIC[w]) };
+        if (w === "add") Object.assign(row, { p50_us: med(c, w, "p50_us"), p99_us: med(c, w, "p99_us") });
+        row.vs_py_py = ratio(row[METRIC[w]] as number, r.figure("py", "py", c.transport, w).value);
+        table.push(row);
+        return row;
+      });
+  const num = (k: string, d = 0): Column<Record<string, unknown>> => ({ head: k, get: (x) => fmt(x[k] as number, d) });
+  const base: Column<Record<string, unknown>>[] = [
+    { head: "transport", right: false, get: (x) => String(x.transport) },
+    { head: "pair", right: false, get: (x) => String(x.pair) },
+  ];
+  const vs: Column<Record<string, unknown>> = { head: "× Py→Py", get: (x) => times(x.vs_py_py as number) };
+  printTable(`unary add(): ${MODE.addCalls} sequential calls per round (HTTP: ${MODE.http.addCalls}); median over ${MODE.rounds} rounds`, [...base, num("calls_per_s"), num("p50_us"), num("p99_us"), vs], rowsOf("add"));
+  const batches = `${MODE.batches} batches (HTTP: ${MODE.http.batches}) × ${fmt(MODE.rows)} rows`;
+  printTable(`producer: generate_batches, ${batches} (int64 + float64) per round, MB/s of column data received`, [...base, num("mb_per_s"), vs], rowsOf("producer"));
+  printTable(`exchange: transform, ${batches} (float64) per round, MB/s of column data sent + received`, [...base, num("mb_per_s"), vs], rowsOf("exchange"));
+  return table;
+}
+
+interface EchoRow { transport: Transport; pair: string; seconds: number; client_peak: number; client_x: number; worker_peak: number; worker_x: number; error?: string }
+
+function echoRows(echoes: EchoCell[]): EchoRow[] {
+  const m = (e: EchoCell, f: (x: EchoRep) => number) => median(e.reps.map(f));
+  return echoes.map((e) => ({
+    transport: e.transport,
+    pair: e.pair,
+    seconds: m(e, (x) => x.seconds),
+    client_peak: m(e, (x) => x.client_peak),
+    client_x: m(e, (x) => (x.client_peak - x.client_before) / MODE.echoBytes),
+    worker_peak: m(e, (x) => x.worker_peak),
+    worker_x: m(e, (x) => (x.worker_peak - x.worker_before) / MODE.echoBytes),
+    error: e.reps.length ? undefined : e.error,
+  }));
+}
+
+function printEchoTable(rows: EchoRow[]): void {
+  const ok = (x: number) => (Number.isFinite(x) ? (x <= 2 ? "yes" : "no") : "—");
+  printTable(
+    `echo(${mib(MODE.echoBytes)}): one call, fresh client and worker processes; peak RSS during the call minus RSS just before it, as × payload (≤ ×2: target)`,
+    [
+      { head: "transport", right: false, get: (x) => x.transport },
+      { head: "pair", right: false, get: (x) => x.pair },
+      { head: "wall s", get: (x) => fmt(x.seconds, 2) },
+      { head: "client ×", get: (x) => times(x.client_x) },
+      { head: "≤2", get: (x) => ok(x.client_x) },
+      { head: "client peak", get: (x) => (Number.isFinite(x.client_peak) ? mib(x.client_peak) : "—") },
+      { head: "worker ×", get: (x) => times(x.worker_x) },
+      { head: "≤2", get: (x) => ok(x.worker_x) },
+      { head: "worker peak", get: (x) => (Number.isFinite(x.worker_peak) ? mib(x.worker_peak) : "—") },
+      { head: "", right: false, get: (x) => (x.error ? `not measured: ${x.error}` : "") },
+    ],
+    rows,
+  );
+}
+
+function printFloors(f: Floors): void {
+  console.log(`\nfloors (no RPC; ${f.message_bytes}-byte messages each way for round trips; median over ${MODE.rounds} runs)`);
+  console.log(`memcpy (Node Buffer.copy, 64 MiB): ${fmt(f.memcpy_mb_per_s)} MB/s`);
+  if (!f.available) return console.log(`C floors unavailable: ${f.reason}`);
+  for (const k of ["pipe", "unix"] as const) {
+    const c = f.c_rtt![k], nd = f.node_rtt![k];
+    console.log(`${k.padEnd(5)} C→C echo ${fmt(c.per_s)} rt/s p50 ${fmt(c.p50_us, 1)} µs p99 ${fmt(c.p99_us, 1)} µs | Node→C echo ${fmt(nd.per_s)} rt/s p50 ${fmt(nd.p50_us, 1)} µs p99 ${fmt(nd.p99_us, 1)} µs | C bandwidth ${fmt(f.c_bw![k].mb_per_s)} MB/s`);
+  }
+}
+
+/** TS→TS against Python→Python and the floors, per transport. */
+function oursVsRefAndFloors(r: Results): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  console.log(`\nratios, ours (TS→TS) / Python→Python and / floor, same run`);
+  for (const t of TRANSPORTS) {
+    const row: Record<string, unknown> = { transport: t };
+    const line: string[] = [];
+    for (const w of ROUND_WORKLOADS) {
+      const o = r.figure("ts", "ts", t, w).value;
+      row[`${w}_vs_py_py`] = ratio(o, r.figure("py", "py", t, w).value);
+      line.push(`${w} ${times(row[`${w}_vs_py_py`] as number)}`);
+      if (r.floors.available && (t === "pipe" || t === "unix")) {
+        if (w === "add") {
+          row.add_vs_c_echo = ratio(o, r.floors.c_rtt![t].per_s);
+          row.add_vs_node_echo = ratio(o, r.floors.node_rtt![t].per_s);
+          line.push(`add ${pct(row.add_vs_c_echo as number)} of C echo rt/s, ${pct(row.add_vs_node_echo as number)} of Node→C echo`);
+        } else {
+          row[`${w}_vs_c_bw`] = ratio(o, r.floors.c_bw![t].mb_per_s);
+          line.push(`${w} ${pct(row[`${w}_vs_c_bw`] as number)} of C ${t} bandwidth`);
+        }
+      }
+      if (w !== "add") {
+        row[`${w}_vs_memcpy`] = ratio(o, r.floors.memcpy_mb_per_s);
+        line.push(`${w} ${pct(row[`${w}_vs_memcpy`] as number)} of memcpy`);
+      }
+    }
+    out.push(row);
+    console.log(`${t}: ${line.join("; ")}`);
+  }
+  return out;
+}
+
+/** Our worker / a peer's worker under the same driver, per transport and workload. */
+function workerVsWorker(r: Results, impls: Impl[]): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const peer of impls.filter((i) => i.worker && i.id !== "ts" && i.id !== "py")) {
+    console.log(`\nour worker / the ${peer.name} worker, same client (Python→TS / Python→${peer.name}, TS→TS / TS→${peer.name})`);
+    for (const t of peer.worker!.transports) {
+      const line: string[] = [];
+      for (const w of ROUND_WORKLOADS) {
+        for (const c of ["py", "ts"] as const) {
+          const value = ratio(r.figure(c, "ts", t, w).value, r.figure(c, peer.id, t, w).value);
+          out.push({ peer: peer.id, transport: t, workload: w, client: c, ours_vs_peer: value });
+          line.push(`${w} ${c === "py" ? "Python" : "TS"} client ${times(value)}`);
+        }
+      }
+      console.log(`${t}: ${line.join("; ")}`);
+    }
+  }
+  return out;
+}
+
+function targets(r: Results, echo: EchoRow[]): TargetResult[] {
+  const f = r.floors;
+  const vsRef = (w: RoundWorkload, t: Transport) => r.versus(t, r.figure("ts", "ts", t, w), r.figure("py", "py", t, w));
+  const noFloor = { value: NaN, reason: f.reason ?? "C floors unavailable" };
+  const floorBw = f.available ? { value: f.c_bw!.pipe.mb_per_s } : noFloor;
+  const nodeRtt = (t: "pipe" | "unix") => (f.available ? { value: f.node_rtt![t].per_s } : noFloor);
+  const p99 = (t: Transport): Measure => {
+    const cell = r.cell("ts", "ts", t);
+    return { label: t, value: ratio(med(cell, "add", "p99_us"), med(cell, "add", "p50_us")), reason: cell?.errors.add };
+  };
+  const rustVs = (c: "py" | "ts", t: Transport) => r.versus(`${c === "py" ? "Python" : "TS"} driver ${t}`, r.figure(c, "ts", t, "add"), r.figure(c, "rust", t, "add"));
+  const echoSide = (side: "client" | "worker"): Measure[] =>
+    echo
+      .filter((e) => (side === "client" ? e.pair.startsWith("TS→") : e.pair.endsWith("→TS")))
+      .map((e) => ({ label: `${e.pair} ${e.transport}`, value: side === "client" ? e.client_x : e.worker_x, reason: e.error }));
+  const size = mib(MODE.echoBytes) + (MODE.echoBytes !== 256 * MiB ? " (quick mode; the target is at 256 MiB)" : "");
+  const atLeast = (x: number) => (v: number) => v >= x;
+  return [
+    judge("large producer ≥ Python→Python (pipe, unix)", [vsRef("producer", "pipe"), vsRef("producer", "unix")], atLeast(1)),
+    judge("large exchange ≥ Python→Python (pipe, unix)", [vsRef("exchange", "pipe"), vsRef("exchange", "unix")], atLeast(1)),
+    judge("large producer / exchange ≥ 50 % of raw pipe bandwidth", [r.versus("producer", r.figure("ts", "ts", "pipe", "producer"), floorBw), r.versus("exchange", r.figure("ts", "ts", "pipe", "exchange"), floorBw)], atLeast(0.5), pct),
+    judge("our worker's unary ≥ 0.8 × the Rust worker, same driver", TRANSPORTS.flatMap((t) => [rustVs("py", t), rustVs("ts", t)]), atLeast(0.8)),
+    judge("ours→ours unary ≥ 0.5 × the Node→C round-trip floor", (["pipe", "unix"] as const).map((t) => r.versus(t, r.figure("ts", "ts", t, "add"), nodeRtt(t))), atLeast(0.5)),
+    judge("ours→ours unary p99 ≤ 3 × p50", TRANSPORTS.map(p99), (v) => v <= 3),
+    judge("HTTP unary ≥ 2 × Python→Python over HTTP", [vsRef("add", "http")], atLeast(2)),
+    judge("HTTP large streams ≥ Python→Python over HTTP", [{ ...vsRef("producer", "http"), label: "producer" }, { ...vsRef("exchange", "http"), label: "exchange" }], atLeast(1)),
+    judge(`echo ${size}: our client's peak RSS ≤ 2 × payload, every transport`, echoSide("client"), (v) => v <= 2),
+    judge(`echo ${size}: our worker's peak RSS ≤ 2 × payload, every transport`, echoSide("worker"), (v) => v <= 2),
+  ];
+}
+
+function notMeasured(impls: Impl[], cells: Cell[], echoes: EchoCell[]): { what: string; reason: string }[] {
+  const list = impls.flatMap((i) => i.unavailable);
+  for (const c of cells) for (const w of ROUND_WORKLOADS) if (c.errors[w] && !c.figures[w].length) list.push({ what: `${c.pair} ${c.transport} ${w}`, reason: c.errors[w]! });
+  for (const e of echoes) if (e.error && !e.reps.length) list.push({ what: `${e.pair} ${e.transport} echo`, reason: e.error });
+  return list;
 }
 
 // ---------------------------------------------------------------- main
-
-interface Cell { client: Impl; worker: Impl; transport: Transport; runner: Runner; workloads: Workload[]; figures: Record<Workload, Figure[]> }
-
-const UNAVAILABLE = [
-  { peer: "Rust crate worker (vgi-rpc on crates.io, vgi-rpc-benchmark-rust)", reason: "not built in this version of the harness" },
-  GO_WORKER
-    ? { peer: "Go port worker: producer workload, unix and TCP", reason: "the Go benchmark worker serves stdio and HTTP only and has no generate_batches (its generate emits one-row batches)" }
-    : { peer: "Go port worker (Query-farm/vgi-rpc-go, vgi-rpc-benchmark-go)", reason: "VGI_BENCH_GO_WORKER not set to a built worker (the harness does not build it)" },
-  { peer: "npm @query-farm/vgi-rpc", reason: "not installed in this version of the harness" },
-  { peer: "HTTP transport (all pairs)", reason: "not measured in this version of the harness" },
-];
 
 function version(cmd: string, args: string[]): string {
   try {
@@ -312,172 +495,77 @@ function version(cmd: string, args: string[]): string {
 }
 
 async function main() {
+  installHygiene();
+  started = Date.now();
   const dir = mkdtempSync(join(tmpdir(), "vgi-bench-"));
-  const started = Date.now();
-  const py = new PyDriver();
-  const tsClients: { close(): Promise<void> | void }[] = [];
+  const res: Resources = { dir, drivers: [], clients: [], listeners: [] };
   try {
-    const pyVersion = version(PY, ["-c", "import sys, vgi_rpc, pyarrow; from importlib.metadata import version; print(sys.version.split()[0], 'vgi_rpc', version('vgi_rpc'), 'pyarrow', pyarrow.__version__)"]);
-    console.log(`vgi-rpc cross-implementation benchmark, ${MODE.name} mode: ${MODE.rounds} rounds, pairs interleaved per round, medians`);
+    const pyVersion = version(PATHS.python, ["-c", "import sys, vgi_rpc, pyarrow; from importlib.metadata import version; print(sys.version.split()[0], 'vgi_rpc', version('vgi_rpc'), 'pyarrow', pyarrow.__version__)"]);
+    console.log(`vgi-rpc cross-implementation benchmark, ${MODE.name} mode: ${MODE.rounds} rounds, cells interleaved per round, medians`);
     console.log(`machine: ${cpus().length} cpus (${cpus()[0]?.model ?? "?"}), Node ${process.version}, Python ${pyVersion}`);
 
-    // Floors first, before any worker process exists.
-    const floors = await measureFloors(dir);
-    console.log(`floors done (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    // Peers first (building one must not overlap a measurement), then the floors before any worker exists.
+    const impls = implementations(PATHS, { noBuild: NO_BUILD, peerTimeoutMs: MODE.peerTimeoutMs });
+    const pairList = pairs(impls);
+    progress(`implementations: ${impls.map((i) => `${i.name} ${i.worker ? "worker" : "no worker"}${i.driver ? " + driver" : ""}`).join(", ")}${NO_BUILD ? " (peers not built: VGI_BENCH_NO_BUILD)" : ""}`);
+    const floors = await measureFloors(join(PATHS.src, "floor.c"), dir, { rounds: MODE.rounds, roundTrips: MODE.floorRtt, bandwidthBytes: MODE.floorBwBytes });
+    progress("floors done");
 
-    // Connections: one worker process per (pair, transport).
-    const cells: Cell[] = [];
-    for (const transport of TRANSPORTS) {
-      for (const [client, worker] of transport === "pipe" ? [...PAIRS, ...GO_PAIRS] : PAIRS) {
-        const tag = `${client}-${worker}-${transport}`;
-        const where = transport === "pipe" ? {} : await startListener(worker, transport, dir, tag);
-        let runner: Runner;
-        if (client === "ts") {
-          const c =
-            transport === "pipe"
-              ? connect(BenchmarkService, workerArgv(worker))
-              : transport === "unix"
-                ? await connectUnix(BenchmarkService, where.path!)
-                : await connectTcp(BenchmarkService, { host: "127.0.0.1", port: where.port! });
-          tsClients.push(c);
-          runner = tsRunner(c);
-        } else {
-          await py.call(transport === "pipe" ? { op: "open", key: tag, transport, cmd: workerArgv(worker) } : { op: "open", key: tag, transport, ...where });
-          runner = py.runner(tag);
-        }
-        const workloads: Workload[] = worker === "go" ? ["add", "exchange"] : WORKLOADS;
-        cells.push({ client, worker, transport, runner, workloads, figures: { add: [], producer: [], exchange: [] } });
-      }
-    }
+    // Opened concurrently (nothing is measured yet); the order of `cells` is the interleaving order.
+    const plan = TRANSPORTS.flatMap((t) => pairList.filter(([, w]) => w.worker!.transports.includes(t)).map(([c, w]) => [c, w, t] as const));
+    const cells = await mapLimit(plan, 4, ([c, w, t]) => openCell(res, c, w, t));
+    progress(`${cells.length} connections open`);
+    await runRounds(cells);
 
-    // Warm-up: every connection, every workload.
-    for (const cell of cells) {
-      await cell.runner.run("add", MODE.addWarmup);
-      if (cell.workloads.includes("producer")) await cell.runner.run("producer", 1);
-      await cell.runner.run("exchange", 1);
-    }
-    console.log(`warm-up done (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    // Close the rounds' connections and workers before the echo, which wants the memory and the cores.
+    await releaseAll(res);
+    const echoes = await runEchoes(pairList, dir);
+    progress("echo done");
 
-    // Rounds: per workload, per round, every cell in turn (A B C D …, A B C D …).
-    for (const workload of WORKLOADS) {
-      const n = workload === "add" ? MODE.addCalls : MODE.batches;
-      for (let r = 0; r < MODE.rounds; r++) for (const cell of cells) if (cell.workloads.includes(workload)) cell.figures[workload].push(await cell.runner.run(workload, n));
-      console.log(`${workload} done (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-    }
+    const r = new Results(cells, echoes, floors);
+    const table = printRoundTables(r);
+    const echo = echoRows(echoes);
+    printEchoTable(echo);
+    printFloors(floors);
+    const ratios = oursVsRefAndFloors(r);
+    const workerRatios = workerVsWorker(r, impls);
+    const notes = notMeasured(impls, cells, echoes);
+    console.log(`\nnot measured:\n${notes.map((u) => `  ${u.what}: ${u.reason}`).join("\n") || "  (nothing)"}`);
+    const targetResults = targets(r, echo);
+    printTargets(targetResults);
 
-    // ------------------------------------------------------------ report
-    const med = (cell: Cell, w: Workload, k: string) => median(cell.figures[w].map((f) => (f as unknown as Record<string, number>)[k]!));
-    const find = (c: Impl, w: Impl, t: Transport) => cells.find((x) => x.client === c && x.worker === w && x.transport === t)!;
-    const fmt = (x: number, d = 0) => x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
-    const ratio = (a: number, b: number) => (b > 0 ? a / b : NaN);
-
-    const table: Record<string, unknown>[] = [];
-    console.log(`\nunary add(): ${MODE.addCalls} sequential calls per round; calls/s, p50 µs, p99 µs (median over rounds)`);
-    console.log(`${"transport".padEnd(9)} ${"pair".padEnd(15)} ${"calls/s".padStart(9)} ${"p50 µs".padStart(8)} ${"p99 µs".padStart(8)}  vs Python→Python`);
-    for (const t of TRANSPORTS) {
-      const ref = med(find("py", "py", t), "add", "calls_per_s");
-      for (const cell of cells.filter((x) => x.transport === t)) {
-        const [c, w] = [cell.client, cell.worker];
-        const cps = med(cell, "add", "calls_per_s");
-        const row = { workload: "add", transport: t, pair: pairName(c, w), calls_per_s: cps, p50_us: med(cell, "add", "p50_us"), p99_us: med(cell, "add", "p99_us"), vs_py_py: ratio(cps, ref) };
-        table.push(row);
-        console.log(`${t.padEnd(9)} ${row.pair.padEnd(15)} ${fmt(cps).padStart(9)} ${fmt(row.p50_us).padStart(8)} ${fmt(row.p99_us).padStart(8)}  ×${fmt(row.vs_py_py, 2)}`);
-      }
-    }
-    for (const w of ["producer", "exchange"] as const) {
-      const what = w === "producer" ? `generate_batches: ${MODE.batches} batches × ${fmt(MODE.rows)} rows (int64 + float64) per round, MB/s of column data received`
-        : `transform: ${MODE.batches} batches × ${fmt(MODE.rows)} rows (float64) per round, MB/s of column data sent + received`;
-      console.log(`\n${w}: ${what} (median over rounds)`);
-      console.log(`${"transport".padEnd(9)} ${"pair".padEnd(15)} ${"MB/s".padStart(9)}  vs Python→Python`);
-      for (const t of TRANSPORTS) {
-        const ref = med(find("py", "py", t), w, "mb_per_s");
-        for (const cell of cells.filter((x) => x.transport === t && x.workloads.includes(w))) {
-          const [c, wk] = [cell.client, cell.worker];
-          const mbs = med(cell, w, "mb_per_s");
-          const row = { workload: w, transport: t, pair: pairName(c, wk), mb_per_s: mbs, vs_py_py: ratio(mbs, ref) };
-          table.push(row);
-          console.log(`${t.padEnd(9)} ${row.pair.padEnd(15)} ${fmt(mbs).padStart(9)}  ×${fmt(row.vs_py_py, 2)}`);
-        }
-      }
-    }
-
-    console.log(`\nfloors (no RPC; ${floors.message_bytes}-byte messages each way for round trips; median over ${MODE.rounds} runs)`);
-    console.log(`memcpy (Node Buffer.copy, 64 MiB): ${fmt(floors.memcpy_mb_per_s)} MB/s`);
-    const floorRatios: Record<string, unknown>[] = [];
-    if (!floors.available) {
-      console.log(`C floors unavailable: ${floors.reason}`);
-    } else {
-      for (const k of ["pipe", "unix"] as const) {
-        const c = floors.c_rtt![k], nd = floors.node_rtt![k];
-        console.log(`${k.padEnd(5)} C→C echo ${fmt(c.per_s)} rt/s p50 ${fmt(c.p50_us, 1)} µs p99 ${fmt(c.p99_us, 1)} µs | Node→C echo ${fmt(nd.per_s)} rt/s p50 ${fmt(nd.p50_us, 1)} µs p99 ${fmt(nd.p99_us, 1)} µs | C bandwidth ${fmt(floors.c_bw![k].mb_per_s)} MB/s`);
-      }
-    }
-    console.log(`\nratios, ours (TS→TS) / peer and / floor, same run`);
-    for (const t of TRANSPORTS) {
-      const ours = find("ts", "ts", t);
-      const line: string[] = [];
-      const r: Record<string, unknown> = { transport: t };
-      for (const w of WORKLOADS) {
-        const k = w === "add" ? "calls_per_s" : "mb_per_s";
-        const o = med(ours, w, k);
-        r[`${w}_vs_py_py`] = ratio(o, med(find("py", "py", t), w, k));
-        line.push(`${w} ×${fmt(r[`${w}_vs_py_py`] as number, 2)} of Python→Python`);
-        if (floors.available && t !== "tcp") {
-          const tk = t as "pipe" | "unix";
-          if (w === "add") {
-            r.add_vs_c_echo = ratio(o, floors.c_rtt![tk].per_s);
-            r.add_vs_node_echo = ratio(o, floors.node_rtt![tk].per_s);
-            line.push(`add ${fmt(100 * (r.add_vs_c_echo as number), 1)}% of C echo rt/s, ${fmt(100 * (r.add_vs_node_echo as number), 1)}% of Node→C echo`);
-          } else {
-            r[`${w}_vs_c_bw`] = ratio(o, floors.c_bw![tk].mb_per_s);
-            line.push(`${w} ${fmt(100 * (r[`${w}_vs_c_bw`] as number), 1)}% of C ${t} bandwidth`);
-          }
-        }
-        if (w !== "add") {
-          r[`${w}_vs_memcpy`] = ratio(o, floors.memcpy_mb_per_s);
-          line.push(`${w} ${fmt(100 * (r[`${w}_vs_memcpy`] as number), 1)}% of memcpy`);
-        }
-      }
-      floorRatios.push(r);
-      console.log(`${t}: ${line.join("; ")}`);
-    }
-    if (GO_WORKER) {
-      // Worker against worker, same client: ours / Go's.
-      const line: string[] = [];
-      const r: Record<string, unknown> = { transport: "pipe", peer: "go" };
-      for (const w of ["add", "exchange"] as const) {
-        const k = w === "add" ? "calls_per_s" : "mb_per_s";
-        for (const c of ["ts", "py"] as const) {
-          r[`${w}_${c}_client_ts_worker_vs_go_worker`] = ratio(med(find(c, "ts", "pipe"), w, k), med(find(c, "go", "pipe"), w, k));
-          line.push(`${w} ${pairName(c, "ts")} ×${fmt(r[`${w}_${c}_client_ts_worker_vs_go_worker`] as number, 2)} of ${pairName(c, "go")}`);
-        }
-      }
-      floorRatios.push(r);
-      console.log(`pipe, our worker / the Go worker: ${line.join("; ")}`);
-    }
-    console.log(`\nnot measured: ${UNAVAILABLE.map((u) => `${u.peer} — ${u.reason}`).join("; ")}`);
-    console.log("no C floor for TCP in this version of the harness (tcp ratios are against Python→Python only)");
-
+    const seconds = (Date.now() - started) / 1000;
     const results = {
       generated: new Date().toISOString(),
       mode: MODE,
       machine: { nproc: cpus().length, cpu: cpus()[0]?.model ?? null, node: process.version, python: pyVersion, platform: `${process.platform} ${process.arch}` },
-      method: "one worker process per (pair, transport); warm-up of every connection; per workload, rounds with all pairs interleaved; medians over rounds",
-      seconds: (Date.now() - started) / 1000,
+      method:
+        "one worker process per (pair, transport); one driver process per (client, worker) pair; warm-up of every connection; per workload, rounds with all cells interleaved; medians over rounds; echo: fresh client and worker processes per measurement, peak RSS (VmHWM after clear_refs) minus RSS before the call",
+      seconds,
+      implementations: impls.map((i) => ({ id: i.id, name: i.name, worker: i.worker?.argv ?? null, transports: i.worker?.transports ?? [], driver: i.driver })),
       table,
-      ratios: floorRatios,
+      echo,
+      ratios,
+      worker_ratios: workerRatios,
+      targets: targetResults,
       floors,
-      raw: cells.map((c) => ({ client: c.client, worker: c.worker, transport: c.transport, figures: c.figures })),
-      not_measured: UNAVAILABLE,
+      raw: cells.map((c) => ({ client: c.client.id, worker: c.worker.id, transport: c.transport, figures: c.figures, errors: c.errors })),
+      echo_raw: echoes.map((e) => ({ client: e.client.id, worker: e.worker.id, transport: e.transport, reps: e.reps, error: e.error })),
+      not_measured: notes,
     };
     writeFileSync(RESULTS, JSON.stringify(results, null, 2) + "\n");
-    console.log(`\nwrote ${RESULTS} (${results.seconds.toFixed(1)} s)`);
+    console.log(`\nwrote ${RESULTS} (${seconds.toFixed(1)} s)`);
   } finally {
-    await py.close();
-    for (const c of tsClients) await Promise.resolve(c.close()).catch(() => {});
+    await releaseAll(res);
     killAll();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+async function releaseAll(res: Resources): Promise<void> {
+  await Promise.all(res.drivers.splice(0).map((d) => d.close()));
+  for (const c of res.clients.splice(0)) await withTimeout(Promise.resolve(c.close()), 5000, "close").catch(() => {});
+  await Promise.all(res.listeners.splice(0).map((l) => stop(l.child)));
 }
 
 await main();

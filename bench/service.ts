@@ -3,8 +3,12 @@
  * contract the Go port's benchmark worker and its Python fixture serve
  * (noop, add, greet, roundtrip_types, generate, transform), plus one method
  * of ours, `generate_batches`, for large producer batches (the contract's
- * `generate` emits one row per batch). bench/py/worker.py serves the same
- * definition with the Python reference.
+ * `generate` emits one row per batch), and `echo(data: binary) -> binary`
+ * for the large-payload memory measurement. bench/py/worker.py serves the
+ * same definition with the Python reference.
+ *
+ * The stream states hold data only (counters, the row count), so the HTTP
+ * server can carry them in its state tokens (`STATE_CLASSES`).
  */
 import { makeData, RecordBatch, Schema, Field, Int64, Float64, Struct, type Data } from "apache-arrow";
 import {
@@ -32,6 +36,7 @@ export const BenchmarkService = defineService("BenchmarkService", {
   generate: producer({ count: t.int64 }, { output: { i: t.int64, value: t.int64 } }),
   generate_batches: producer({ count: t.int64, rows: t.int64 }, { output: LARGE_SCHEMA }),
   transform: exchange({ factor: t.float64 }, { input: TRANSFORM_SCHEMA, output: TRANSFORM_SCHEMA }),
+  echo: unary({ data: t.binary }, t.binary),
 });
 
 /** A batch of `rows` rows: i = 0..rows-1 (int64), value = i * 0.5 (float64). */
@@ -68,16 +73,24 @@ class Generate implements ProducerState {
   }
 }
 
-/** Emits the same prebuilt batch `count` times: the figure is the RPC's, not the data generation's. */
+/** Large batches by row count, built once (as the Python worker does): the figure is the RPC's, not the data generation's. */
+const largeBatches = new Map<number, RecordBatch>();
+function cachedLargeBatch(rows: number): RecordBatch {
+  let batch = largeBatches.get(rows);
+  if (!batch) largeBatches.set(rows, (batch = largeBatch(rows)));
+  return batch;
+}
+
+/** Emits the same prebuilt batch of `rows` rows `count` times. */
 class GenerateBatches implements ProducerState {
   current = 0;
   constructor(
     readonly count: number,
-    readonly batch: RecordBatch,
+    readonly rows: number,
   ) {}
   produce(out: OutputCollector) {
     if (this.current >= this.count) return out.finish();
-    out.emit(this.batch);
+    out.emit(cachedLargeBatch(this.rows));
     this.current++;
   }
 }
@@ -109,6 +122,10 @@ export const benchmarkImpl: Implementation<typeof BenchmarkService> = {
   roundtrip_types: ({ color, mapping, tags }) =>
     `${color}:true:${pyRepr(mapping)}:[${[...tags].sort((x, y) => x - y).join(", ")}]`,
   generate: ({ count }) => new Generate(count),
-  generate_batches: ({ count, rows }) => new GenerateBatches(count, largeBatch(rows)),
+  generate_batches: ({ count, rows }) => new GenerateBatches(count, rows),
   transform: ({ factor }) => new Transform(factor),
+  echo: ({ data }) => data,
 };
+
+/** The stream-state classes, for `createHttpHandler`'s `stateClasses`. */
+export const STATE_CLASSES = [Generate, GenerateBatches, Transform];

@@ -2,14 +2,24 @@
 
 A long-running driver controlled by bench/bench.ts: one JSON command per line
 on stdin, one JSON answer per line on stdout. It holds vgi_rpc 0.52.2 client
-connections (subprocess pipe, unix socket or TCP) to any BenchmarkService
-worker and times the workloads itself, so the control channel is outside
-every figure.
+connections (subprocess pipe, unix socket, TCP or HTTP) to any
+BenchmarkService worker and times the workloads itself, so the control channel
+is outside every figure.
 
-  {"op": "open", "key": K, "transport": "pipe", "cmd": [...]}   | "unix", "path" | "tcp", "port"
+  {"op": "open", "key": K, "transport": "pipe", "cmd": [...]}
+                                        | "unix", "path" | "tcp", "port" | "http", "url"
   {"op": "run", "key": K, "workload": "add", "n": N}
   {"op": "run", "key": K, "workload": "producer" | "exchange", "batches": B, "rows": R}
+  {"op": "run", "key": K, "workload": "echo", "bytes": N}
   {"op": "close"}
+
+Answers: {"ok": true, ...figures} or {"ok": false, "error": ..., "traceback": ...}.
+Figures: add {calls_per_s, p50_us, p99_us, seconds}; producer and exchange
+{mb_per_s, bytes, seconds} (MB = 10**6 bytes of column data: received for the
+producer, sent + received for the exchange); echo {seconds, bytes, rss_before,
+rss_peak}: one echo() of N bytes, with this process's RSS just before the call
+(payload already allocated) and its peak RSS during it (VmHWM, reset first),
+in bytes.
 """
 
 from __future__ import annotations
@@ -28,6 +38,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from worker import BenchmarkService  # noqa: E402  (the protocol class only)
 
 from vgi_rpc.rpc import AnnotatedBatch, connect, tcp_connect, unix_connect  # noqa: E402
+
+# The HTTP client's response cap: 256 MiB plus 1 MiB of IPC framing (ours defaults to the same), so that the
+# 256 MiB echo's response fits; the reference's default (256 MiB exactly) refuses it.
+_HTTP_MAX_RESPONSE_BYTES = 257 * 1024 * 1024
 
 _stack = contextlib.ExitStack()
 _clients: dict[str, Any] = {}
@@ -81,19 +95,51 @@ def run_exchange(c: Any, batches: int, rows: int) -> dict[str, Any]:
     return {"mb_per_s": nbytes / elapsed / 1e6, "bytes": nbytes, "seconds": elapsed}
 
 
+def _memory() -> tuple[int, int]:
+    """This process's VmRSS and VmHWM in bytes."""
+    with open("/proc/self/status") as f:
+        status = dict(line.split(":", 1) for line in f if ":" in line)
+    return int(status["VmRSS"].split()[0]) * 1024, int(status["VmHWM"].split()[0]) * 1024
+
+
+def _reset_peak() -> None:
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def run_echo(c: Any, nbytes: int) -> dict[str, Any]:
+    payload = os.urandom(nbytes)
+    _reset_peak()
+    rss_before = _memory()[0]
+    start = time.perf_counter_ns()
+    r = c.echo(data=payload)
+    elapsed = (time.perf_counter_ns() - start) / 1e9
+    rss_peak = _memory()[1]
+    probes = (0, 1, nbytes // 2, nbytes - 1) if nbytes else ()
+    if len(r) != nbytes or any(r[i] != payload[i] for i in probes):
+        raise RuntimeError(f"echo: {len(r)} bytes back, expected {nbytes} equal bytes")
+    return {"seconds": elapsed, "bytes": nbytes, "rss_before": rss_before, "rss_peak": rss_peak}
+
+
+def open_client(cmd: dict[str, Any]) -> Any:
+    t = cmd["transport"]
+    if t == "pipe":
+        return connect(BenchmarkService, cmd["cmd"])
+    if t == "unix":
+        return unix_connect(BenchmarkService, cmd["path"])
+    if t == "tcp":
+        return tcp_connect(BenchmarkService, "127.0.0.1", int(cmd["port"]))
+    if t == "http":
+        from vgi_rpc.http import http_connect  # needs vgi-rpc[http] (httpx2)
+
+        return http_connect(BenchmarkService, cmd["url"], accepted_max_response_bytes=_HTTP_MAX_RESPONSE_BYTES)
+    raise ValueError(f"unknown transport {t}")
+
+
 def handle(cmd: dict[str, Any]) -> dict[str, Any]:
     op = cmd["op"]
     if op == "open":
-        t = cmd["transport"]
-        if t == "pipe":
-            cm = connect(BenchmarkService, cmd["cmd"])
-        elif t == "unix":
-            cm = unix_connect(BenchmarkService, cmd["path"])
-        elif t == "tcp":
-            cm = tcp_connect(BenchmarkService, "127.0.0.1", int(cmd["port"]))
-        else:
-            raise ValueError(f"unknown transport {t}")
-        _clients[cmd["key"]] = _stack.enter_context(cm)
+        _clients[cmd["key"]] = _stack.enter_context(open_client(cmd))
         return {}
     if op == "run":
         c = _clients[cmd["key"]]
@@ -104,6 +150,8 @@ def handle(cmd: dict[str, Any]) -> dict[str, Any]:
             return run_producer(c, int(cmd["batches"]), int(cmd["rows"]))
         if w == "exchange":
             return run_exchange(c, int(cmd["batches"]), int(cmd["rows"]))
+        if w == "echo":
+            return run_echo(c, int(cmd["bytes"]))
         raise ValueError(f"unknown workload {w}")
     raise ValueError(f"unknown op {op}")
 
@@ -117,7 +165,7 @@ def main() -> None:
                 break
             try:
                 answer = {"ok": True, **handle(cmd)}
-            except Exception as e:  # reported to the orchestrator, which stops the run
+            except Exception as e:  # reported to the orchestrator, which records the cell as not measured
                 answer = {"ok": False, "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
             out.write(json.dumps(answer) + "\n")
             out.flush()

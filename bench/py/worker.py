@@ -1,14 +1,18 @@
 """The Python reference's side of the cross-implementation benchmark: a worker
 serving BenchmarkService (the contract of the Go port's benchmark fixture, plus
-`generate_batches`, ours, for large producer batches) with vgi_rpc 0.52.2.
+`generate_batches`, ours, for large producer batches, and `echo`, for the
+large-payload memory measurement) with vgi_rpc 0.52.2.
 
 Usage: worker.py              serve on stdin/stdout
        worker.py --unix PATH  serve on a unix socket
        worker.py --tcp        serve on loopback TCP, print PORT:<n> on stdout
+       worker.py --http       serve HTTP on loopback (the reference's serve_http:
+                              Falcon under waitress), print PORT:<n> on stdout
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from enum import Enum
@@ -86,6 +90,7 @@ class BenchmarkService(Protocol):
     def generate(self, count: int) -> Stream[StreamState]: ...
     def generate_batches(self, count: int, rows: int) -> Stream[StreamState]: ...
     def transform(self, factor: float) -> Stream[StreamState]: ...
+    def echo(self, data: bytes) -> bytes: ...
 
 
 class Impl:
@@ -110,6 +115,9 @@ class Impl:
     def transform(self, factor: float) -> Stream[Transform]:
         return Stream(output_schema=TRANSFORM_SCHEMA, state=Transform(factor=factor), input_schema=TRANSFORM_SCHEMA)
 
+    def echo(self, data: bytes) -> bytes:
+        return data
+
 
 def main() -> None:
     args = sys.argv[1:]
@@ -117,6 +125,11 @@ def main() -> None:
         serve_unix(RpcServer(BenchmarkService, Impl()), args[1])
     elif args[:1] == ["--tcp"]:
         serve_tcp(RpcServer(BenchmarkService, Impl()), "127.0.0.1", 0, on_bound=lambda h, p: print(f"PORT:{p}", flush=True))
+    elif args[:1] == ["--http"]:
+        from vgi_rpc.http import serve_http  # needs vgi-rpc[http] (falcon, waitress)
+
+        # prints PORT:<n>; a key of our own only silences the warning about the default random per-process key
+        serve_http(RpcServer(BenchmarkService, Impl()), host="127.0.0.1", port=0, token_key=os.urandom(32))
     else:
         run_server(BenchmarkService, Impl())
 
