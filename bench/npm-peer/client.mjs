@@ -208,11 +208,14 @@ function pipeSpawn(cmd) {
   const exited = new Promise((resolve) => child.once("exit", resolve));
   return {
     client,
+    /** Ends the worker's stdin (its signal to exit); SIGTERM after 2 s, SIGKILL after 3 s. */
     close: async () => {
       client.close();
-      const timer = setTimeout(() => child.kill("SIGTERM"), 5000);
+      const term = setTimeout(() => child.kill("SIGTERM"), 2000);
+      const kill = setTimeout(() => child.kill("SIGKILL"), 3000);
       await exited;
-      clearTimeout(timer);
+      clearTimeout(term);
+      clearTimeout(kill);
     },
   };
 }
