@@ -40,3 +40,4 @@ export {
   type HttpListenOptions,
   type ClientCertificateAuthOptions,
 } from "./transport/http-node.js";
+export { nodeFetch, httpConnect, type NodeFetchOptions } from "./transport/http-fetch-node.js";

@@ -27,6 +27,9 @@ export const Headers_ = {
 export const DEFAULT_MAX_BODY_BYTES = DEFAULT_MAX_MESSAGE_BYTES;
 export { FRAMING_HEADROOM };
 
+/** Default `compressMinBytes` of the HTTP server: smaller responses go uncompressed. */
+export const DEFAULT_COMPRESS_MIN_BYTES = 1024;
+
 /** The smallest response budget a client may ask for (`VGI-Accept-Max-Response-Bytes`). */
 export const MIN_RESPONSE_BUDGET = 65536;
 

@@ -25,7 +25,7 @@ import { zstdEncode } from "./zstd.js";
 import { UPLOAD_URL_METHOD, UPLOAD_URL_SCHEMA, requestedCount, vendUploadUrls, type UploadUrlProvider } from "./upload-urls.js";
 import type { ExternalFetchOptions } from "../external/fetch.js";
 import { isExternalPointer, resolvePointer } from "../external/pointer.js";
-import { ARROW_CONTENT_TYPE, DEFAULT_MAX_BODY_BYTES, Headers_, MIN_RESPONSE_BUDGET } from "./headers.js";
+import { ARROW_CONTENT_TYPE, DEFAULT_COMPRESS_MIN_BYTES, DEFAULT_MAX_BODY_BYTES, Headers_, MIN_RESPONSE_BUDGET } from "./headers.js";
 import { normalizeKey, TokenSealer } from "./tokens.js";
 import type { StateClass } from "./state-codec.js";
 import { HttpStreams } from "./streams.js";
@@ -60,8 +60,15 @@ export interface HttpServerOptions extends ServerOptions {
   corsOrigins?: readonly string[] | "*";
   /** Classes of the stream states, so continuations can restore them on any process. */
   stateClasses?: readonly StateClass[];
-  /** Compress responses (gzip) when the client asks (default true). */
+  /** Compress responses (zstd or gzip) when the client asks (default true). */
   compressResponses?: boolean;
+  /**
+   * Responses smaller than this many bytes are sent uncompressed even when
+   * the client asks (default 1024: a codec frame costs more than it saves on
+   * a unary result, and the time is the round trip's). `0` compresses every
+   * response.
+   */
+  compressMinBytes?: number;
   /** Called with the HTTP status and request id of each RPC (for access logs). */
   onHttpCall?: (info: HttpCallInfo) => void;
   /**
@@ -135,6 +142,7 @@ class HttpApp {
   readonly streams: HttpStreams;
   private readonly capabilities: [string, string][];
   private readonly encodable: readonly string[];
+  private readonly compressMinBytes: number;
   private readonly externalInputs: ExternalFetchOptions | null;
   private readonly maxRequestBytes: number;
   private readonly maxDecompressedBytes: number;
@@ -153,6 +161,8 @@ class HttpApp {
     ] as const) {
       if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) throw new TypeError(`${name} must be a positive integer`);
     }
+    const min = options.compressMinBytes;
+    if (min !== undefined && (!Number.isSafeInteger(min) || min < 0)) throw new TypeError("compressMinBytes must be a non-negative integer");
     if (options.maxResponseBytes !== undefined && options.maxResponseBytes < MIN_RESPONSE_BUDGET) {
       throw new TypeError(`maxResponseBytes must be at least ${MIN_RESPONSE_BUDGET}`);
     }
@@ -161,6 +171,7 @@ class HttpApp {
     const sealer = new TokenSealer({ key, ttl: options.tokenTtl ?? 3600 });
     this.streams = new HttpStreams(server, sealer, options.stateClasses ?? [], options.maxResponseBytes);
     this.encodable = options.compressResponses === false ? [] : ENCODABLE;
+    this.compressMinBytes = options.compressMinBytes ?? DEFAULT_COMPRESS_MIN_BYTES;
     this.capabilities = [
       [Headers_.acceptMaxResponseBytesSupport, "true"],
       [Headers_.externalizationEnabled, "false"],
@@ -211,7 +222,7 @@ class HttpApp {
     if (request.method === "OPTIONS") headers.set("Cache-Control", "public, max-age=300");
     this.cors(request, headers);
     let body = parts.body;
-    if (body && body.byteLength > 0 && headers.get("Content-Type") === ARROW_CONTENT_TYPE && this.encodable.length) {
+    if (body && body.byteLength > 0 && body.byteLength >= this.compressMinBytes && headers.get("Content-Type") === ARROW_CONTENT_TYPE && this.encodable.length) {
       const choice = chooseResponseCoding(request.headers.get(Headers_.vgiAcceptEncoding), request.headers.get("Accept-Encoding"), this.encodable);
       if (choice) {
         body = choice.coding === "zstd" ? await zstdEncode(body) : gzipEncode(body);

@@ -161,18 +161,32 @@ export async function writeResponse(response: Response, res: ServerResponse): Pr
     const prev = headers[k];
     headers[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
   });
-  res.writeHead(response.status, headers);
   if (!response.body) {
+    res.writeHead(response.status, headers);
     res.end();
     return;
   }
   const reader = response.body.getReader();
   try {
+    // A body that is one chunk (every buffered RPC response) goes out as one write with a Content-Length.
+    const first = await reader.read();
+    const second = first.done ? first : await reader.read();
+    if (second.done) {
+      const body = first.done ? undefined : first.value;
+      const bodiless = response.status === 204 || response.status === 304;
+      if (!bodiless && headers["content-length"] === undefined && headers["transfer-encoding"] === undefined) headers["content-length"] = String(body?.byteLength ?? 0);
+      res.writeHead(response.status, headers);
+      res.end(body);
+      return;
+    }
+    res.writeHead(response.status, headers);
+    if (!res.write(first.value!)) await writable(res);
+    let next: ReadableStreamReadResult<Uint8Array> = second;
     for (;;) {
       if (res.destroyed) return;
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (!res.write(value)) await writable(res);
+      if (next.done) break;
+      if (!res.write(next.value)) await writable(res);
+      next = await reader.read();
     }
     res.end();
   } finally {
