@@ -346,6 +346,25 @@ describe("HTTP server", () => {
       await off.listener.close();
     }
   });
+
+  test("responses under compressMinBytes go uncompressed; 0 compresses every one", async () => {
+    const small = requestBody("echo_string", { value: "tiny" });
+    const headers = { "X-VGI-Accept-Encoding": "zstd" };
+    let r = await rawPost(s.url(`/${PROTOCOL}/echo_string`), small, headers);
+    assert.ok(r.bytes.byteLength < 1024, `a small response (${r.bytes.byteLength} bytes)`);
+    assert.equal(r.headers["x-vgi-content-encoding"], undefined);
+    assert.equal(r.headers["content-length"], String(r.bytes.byteLength), "a buffered body goes out with its length");
+    assert.equal(decodeStreamSync(r.bytes).batches[0]!.getChild("result")!.get(0), "tiny");
+    const all = await start({ compressMinBytes: 0 });
+    try {
+      r = await rawPost(all.url(`/${PROTOCOL}/echo_string`), small, headers);
+      assert.equal(r.headers["x-vgi-content-encoding"], "zstd");
+      assert.equal(decodeStreamSync(zstdDecompress(r.bytes)).batches[0]!.getChild("result")!.get(0), "tiny");
+    } finally {
+      await all.listener.close();
+    }
+    assert.throws(() => createHttpHandler(ConformanceService, conformanceImpl(), { compressMinBytes: -1 }), /compressMinBytes/);
+  });
 });
 
 describe("HTTP server: tokens across handlers", () => {
