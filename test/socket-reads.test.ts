@@ -3,7 +3,8 @@
  * opens): bytes read straight into a caller's buffer and bytes read as
  * chunks interleave without loss or reordering, a read never consumes past
  * its buffer, unread input pauses the socket, and a large producer over
- * unix and TCP decodes intact.
+ * unix and TCP decodes intact; a worker's stdin pipe (read the same way by
+ * `runServer`) takes large exchange inputs intact.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -14,7 +15,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SocketReads } from "../src/transport/socket-reads.js";
 import { defineService, producer, t, type OutputCollector } from "../src/index.js";
-import { connectTcp, connectUnix, serveSocket } from "../src/node.js";
+import { fileURLToPath } from "node:url";
+import { connect, connectTcp, connectUnix, serveSocket } from "../src/node.js";
+import { Echo } from "./fixtures/echo-service.js";
 
 /** Byte i of the test stream. */
 const byteAt = (i: number) => (i * 31 + (i >>> 13)) & 0xff;
@@ -164,3 +167,23 @@ for (const transport of ["unix", "tcp"] as const) {
     }
   });
 }
+
+test("a worker's stdin pipe takes large exchange inputs, between small ones, intact", async () => {
+  const worker = fileURLToPath(new URL("./fixtures/echo-worker.js", import.meta.url));
+  const client = connect(Echo, [process.execPath, worker]);
+  try {
+    const session = await client.scale({ factor: 2 });
+    let base = 0;
+    for (const rows of [3, 700_000, 1, 2_000_000, 5, 300_000]) {
+      const v = Float64Array.from({ length: rows }, (_, k) => base + k);
+      const out = (await session.exchange({ v })).getChild("v")!.toArray() as Float64Array;
+      assert.equal(out.length, rows);
+      for (const k of [0, rows >> 1, rows - 1]) assert.equal(out[k], 2 * (base + k));
+      base += rows;
+    }
+    await session.close();
+    assert.equal(await client.add({ a: 1, b: 2 }), 3);
+  } finally {
+    await client.close();
+  }
+});

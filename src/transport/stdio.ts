@@ -7,11 +7,13 @@ import { closeSync, createWriteStream, fstatSync } from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
 import tty from "node:tty";
-import { Writable } from "node:stream";
+import { Writable, type Readable } from "node:stream";
 import { RpcServer, type ServerOptions } from "../server/server.js";
 import type { ServiceDefinition } from "../service/definition.js";
 import type { Implementation } from "../service/implementation.js";
-import { nodeChannel } from "./node-stream.js";
+import type { ByteSource } from "../wire/bytes.js";
+import { nodeChannel, readableSource } from "./node-stream.js";
+import { SocketReads } from "./socket-reads.js";
 
 /** The reference's warning, written once when stdin or stdout is a terminal. */
 const TTY_WARNING =
@@ -45,6 +47,30 @@ function loadLibc(): Libc | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * The protocol's input. When fd 0 is a pipe or a socket (a worker spawned
+ * by any client), it is read through a socket of our own with `onread`, so
+ * a large message lands straight in its buffer ({@link SocketReads});
+ * otherwise (a file, a terminal, Windows) `process.stdin` as Node makes it.
+ */
+function protocolInput(): { readable: Readable; source: ByteSource } {
+  if (process.platform !== "win32") {
+    let stat: ReturnType<typeof fstatSync> | null = null;
+    try {
+      stat = fstatSync(0);
+    } catch {
+      stat = null;
+    }
+    if (stat && (stat.isFIFO() || stat.isSocket())) {
+      const reads = new SocketReads();
+      // `onread` is honoured by the constructor (Node >= 20), though @types/node lists it only for connect().
+      const socket = new net.Socket({ fd: 0, readable: true, writable: false, onread: reads.onread } as net.SocketConstructorOpts);
+      return { readable: reads.attach(socket), source: reads };
+    }
+  }
+  return { readable: process.stdin, source: readableSource(process.stdin) };
 }
 
 /** A writable stream on `fd`, of the kind Node itself would use for stdout. */
@@ -116,7 +142,8 @@ export async function runServer<S extends ServiceDefinition>(
   }
   const server = new RpcServer(definition, implementation, options);
   const guard = guardStdout();
-  const channel = nodeChannel(process.stdin, guard.out);
+  const input = protocolInput();
+  const channel = nodeChannel(input.readable, guard.out, undefined, input.source);
   let signalled: NodeJS.Signals | null = null;
   const stop = (signal: NodeJS.Signals) => {
     signalled = signal;
