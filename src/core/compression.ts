@@ -8,6 +8,32 @@ import { Decompress as ZstdDecompress, decompress as zstdDecompress } from "fzst
 import { Gunzip, Gzip, gzipSync } from "fflate";
 import { concatBytes } from "../wire/bytes.js";
 
+/** The part of the runtime's `node:zlib` used here. */
+interface RuntimeZlib {
+  gzipSync(data: Uint8Array, options: { level: number }): Uint8Array;
+  gzip(data: Uint8Array, options: { level: number }, callback: (err: Error | null, out: Uint8Array) => void): void;
+  gunzipSync(data: Uint8Array, options: { maxOutputLength: number }): Uint8Array;
+}
+
+let runtimeZlibCache: RuntimeZlib | null | undefined;
+
+/** The runtime's zlib, or null (browsers, edge runtimes, Node before 20.16). */
+function runtimeZlib(): RuntimeZlib | null {
+  if (runtimeZlibCache !== undefined) return runtimeZlibCache;
+  runtimeZlibCache = null;
+  try {
+    const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+    const zlib = proc?.getBuiltinModule?.("node:zlib") as Partial<RuntimeZlib> | undefined;
+    if (typeof zlib?.gzipSync === "function" && typeof zlib.gzip === "function" && typeof zlib.gunzipSync === "function") runtimeZlibCache = zlib as RuntimeZlib;
+  } catch {
+    /* no runtime zlib */
+  }
+  return runtimeZlibCache;
+}
+
+/** Largest `maxOutputLength` handed to the runtime's zlib (its buffers are capped near 2^31 on some runtimes). */
+const RUNTIME_MAX_OUTPUT = 2 ** 31 - 1;
+
 /** Codecs this implementation can decode in requests. */
 export const DECODABLE = ["zstd", "gzip"] as const;
 /** Codecs this implementation can produce in responses (the conformance contract requires both). */
@@ -162,6 +188,16 @@ function decodeZstd(data: Uint8Array, limit: number): Uint8Array {
 /** Inflate gzip within `limit`, in small input steps with a running count. */
 function decodeGzip(data: Uint8Array, limit: number): Uint8Array {
   if (data.byteLength === 0) throw new Error("empty gzip body");
+  const zlib = runtimeZlib();
+  if (zlib) {
+    try {
+      const out = zlib.gunzipSync(data, { maxOutputLength: Math.min(limit, RUNTIME_MAX_OUTPUT) });
+      return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    } catch (err) {
+      if ((err as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") throw new BodyTooLargeError(limit);
+      throw err;
+    }
+  }
   const out = new Collector(limit);
   const g = new Gunzip((chunk) => out.push(chunk));
   for (let at = 0; at < data.byteLength; at += CHUNK) g.push(data.subarray(at, at + CHUNK), at + CHUNK >= data.byteLength);
@@ -196,6 +232,11 @@ export function decodeBody(body: Uint8Array, contentEncoding: string | null, lim
 
 /** gzip a body (level 1: these are fresh, mostly incompressible Arrow buffers; speed wins). */
 export function gzipEncode(body: Uint8Array): Uint8Array {
+  const zlib = runtimeZlib();
+  if (zlib) {
+    const out = zlib.gzipSync(body, { level: 1 });
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  }
   return gzipSync(body, { level: 1 });
 }
 
@@ -212,6 +253,13 @@ export const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(
  * reuse a keep-alive connection the server has meanwhile closed: EPIPE).
  */
 export async function gzipEncodeAsync(body: Uint8Array): Promise<Uint8Array> {
+  const zlib = runtimeZlib();
+  if (zlib) {
+    // The runtime compresses on a worker thread: the event loop is never held.
+    return new Promise((resolve, reject) =>
+      zlib.gzip(body, { level: 1 }, (err, out) => (err ? reject(err) : resolve(new Uint8Array(out.buffer, out.byteOffset, out.byteLength)))),
+    );
+  }
   if (body.byteLength <= GZIP_SLICE) return gzipEncode(body);
   const parts: Uint8Array[] = [];
   let size = 0;
