@@ -190,6 +190,15 @@ export class ExactReader {
     return this.take(n);
   }
 
+  /**
+   * `n` bytes when they are already buffered, else null; never waits, so a
+   * caller can skip the promise of {@link readExact} on the hot path.
+   */
+  takeBuffered(n: number): Uint8Array | null {
+    if (this.failure || this.buffered < n) return null;
+    return this.take(n);
+  }
+
   /** Read `n` bytes into one new buffer: what is buffered, then straight from the source. */
   private async readDirect(n: number): Promise<Uint8Array | null> {
     if (this.failure) throw this.failure;

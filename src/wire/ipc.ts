@@ -101,14 +101,15 @@ export class MessageFramer {
 
   /** Read one message; `bodyKnown` is told the body length once the metadata is decoded. */
   private async read(bodyKnown: (bodyBytes: number) => void): Promise<RawMessage | "eos" | null> {
-    const first = await this.reader.readExact(4);
+    // Buffered bytes are taken without awaiting (a unary response arrives whole): no promise per field.
+    const reader = this.reader;
+    const first = reader.takeBuffered(4) ?? (await reader.readExact(4));
     if (first === null) return null;
-    const view = new DataView(first.buffer, first.byteOffset, 4);
-    let metaLength = view.getUint32(0, true);
+    let metaLength = u32le(first);
     if (metaLength === CONTINUATION) {
-      const lengthBytes = await this.reader.readExact(4);
+      const lengthBytes = reader.takeBuffered(4) ?? (await reader.readExact(4));
       if (lengthBytes === null) throw new IpcFormatError("input ended after a continuation marker");
-      metaLength = new DataView(lengthBytes.buffer, lengthBytes.byteOffset, 4).getInt32(0, true);
+      metaLength = u32le(lengthBytes) | 0;
     }
     if (metaLength === 0) return "eos";
     if (metaLength < 0 || metaLength > 64 * 1024 * 1024) {
@@ -116,7 +117,7 @@ export class MessageFramer {
       throw new IpcFormatError(`invalid IPC metadata length ${metaLength}`);
     }
     if (8 + metaLength > this.maxMessageBytes) throw new MessageTooLargeError(8 + metaLength, this.maxMessageBytes);
-    const meta = await this.reader.readExact(metaLength);
+    const meta = reader.takeBuffered(metaLength) ?? (await reader.readExact(metaLength));
     if (meta === null) throw new IpcFormatError("input ended before IPC message metadata");
     const message = decodeMessage(meta);
     const bodyLength = Number(message.bodyLength);
@@ -127,7 +128,7 @@ export class MessageFramer {
     const total = 8 + metaLength + bodyLength;
     if (total > this.maxMessageBytes) throw new MessageTooLargeError(total, this.maxMessageBytes);
     bodyKnown(bodyLength);
-    let body = bodyLength > 0 ? await this.reader.readExact(bodyLength) : new Uint8Array(0);
+    let body = bodyLength > 0 ? (reader.takeBuffered(bodyLength) ?? (await reader.readExact(bodyLength))) : EMPTY_BODY;
     if (body === null) throw new IpcFormatError("input ended before IPC message body");
     // Arrow decodes buffers as typed-array views into the body, which need
     // 8-byte alignment; a body sliced out of a transport chunk may lack it.
@@ -158,6 +159,12 @@ export class MessageFramer {
     return more > 0 ? concatBytes([first, (await this.reader.readExact(more))!]) : first;
   }
 }
+
+/** The little-endian uint32 at the start of `b` (4 bytes or more). */
+const u32le = (b: Uint8Array) => (b[0]! | (b[1]! << 8) | (b[2]! << 16)) + b[3]! * 0x1000000;
+
+/** The body of a message without one (shared: nothing is ever written into it). */
+const EMPTY_BODY = new Uint8Array(0);
 
 /** Bytes of stray text quoted in a {@link StrayTextError}. */
 const STRAY_TEXT_QUOTE = 120;
