@@ -24,132 +24,19 @@
  * printed and written to bench/results.json; nothing is asserted. Every child
  * process is killed at the end, also on errors.
  */
-import { execFileSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-import {
-  ROUND_WORKLOADS,
-  TRANSPORTS,
-  awaitLine,
-  childPids,
-  errorText,
-  installHygiene,
-  killAll,
-  median,
-  memoryOf,
-  resetPeak,
-  sleep,
-  spawnTracked,
-  stop,
-  type AddFigure,
-  type Address,
-  type BwFigure,
-  type EchoFigure,
-  type Figure,
-  type RoundWorkload,
-  type RunParams,
-  type Transport,
-} from "./common.js";
+import { ROUND_WORKLOADS, TRANSPORTS, errorText, installHygiene, killAll, median, stop, type Figure, type RoundWorkload, type RunParams, type Transport } from "./common.js";
 import { JsonLineDriver } from "./driver.js";
+import { echoRows, printEchoTable, runEchoes, type EchoCell, type EchoRow } from "./echo.js";
 import { measureFloors, type Floors } from "./floors.js";
-import { defaultPaths, implementations, pairs, workerArgv, type Impl, type ImplId } from "./impls.js";
+import { implementations, pairs, type Impl, type ImplId } from "./impls.js";
 import { fmt, judge, mib, pct, printTable, printTargets, ratio, times, type Column, type Measure, type TargetResult } from "./report.js";
+import { METRIC, MiB, MODE, NO_BUILD, PATHS, RESULTS, elapsed, pairName, progress, roundParams } from "./settings.js";
 import { openClient, runWorkload, type BenchClient } from "./ts-client.js";
-
-// ---------------------------------------------------------------- settings
-
-const QUICK = process.argv.includes("--quick") || /^(1|true|yes)$/i.test(process.env.VGI_BENCH_QUICK ?? "");
-const MiB = 1024 * 1024;
-/**
- * addCalls / addWarmup / batches: per run of add, its warm-up, and per producer / exchange run over pipe, unix and
- * TCP; `http` holds the same over HTTP (a request per call and per batch there, several times slower, so fewer keep
- * the run in budget). warmRows: rows per batch of the warm-up streams. echoAll: the echo for every pair (quick mode:
- * only pairs with our client or worker, and Python→Python).
- */
-const MODE = QUICK
-  ? { name: "quick", rounds: 2, addCalls: 300, addWarmup: 500, batches: 3, http: { addCalls: 150, addWarmup: 250, batches: 1 }, rows: 1_000_000, warmRows: 100_000, floorRtt: 20_000, floorBwBytes: 1e9, echoBytes: 64 * MiB, echoReps: 1, echoAll: false, runTimeoutMs: 60_000, peerTimeoutMs: 60_000 }
-  : { name: "full", rounds: 5, addCalls: 1000, addWarmup: 2000, batches: 8, http: { addCalls: 400, addWarmup: 500, batches: 2 }, rows: 1_000_000, warmRows: 100_000, floorRtt: 30_000, floorBwBytes: 4e9, echoBytes: 256 * MiB, echoReps: 1, echoAll: true, runTimeoutMs: 180_000, peerTimeoutMs: 600_000 };
-/** Quick mode asks the peer scripts not to build (VGI_BENCH_NO_BUILD=1): a peer runs only if already built. */
-const NO_BUILD = process.env.VGI_BENCH_NO_BUILD ? process.env.VGI_BENCH_NO_BUILD === "1" : QUICK;
-
-const HERE = fileURLToPath(new URL(".", import.meta.url)); // dist/bench/
-const ROOT = join(HERE, "..", "..");
-const PATHS = defaultPaths(HERE, ROOT);
-const RESULTS = join(PATHS.src, "results.json");
-
-const METRIC: Record<RoundWorkload, "calls_per_s" | "mb_per_s"> = { add: "calls_per_s", producer: "mb_per_s", exchange: "mb_per_s" };
-const pairName = (c: Impl, w: Impl) => `${c.name}→${w.name}`;
-const sizes = (t: Transport) => (t === "http" ? MODE.http : MODE);
-const roundParams = (w: RoundWorkload, t: Transport, warmup = false): RunParams =>
-  w === "add" ? { n: warmup ? sizes(t).addWarmup : sizes(t).addCalls } : warmup ? { batches: 1, rows: MODE.warmRows } : { batches: sizes(t).batches, rows: MODE.rows };
-
-let started = 0;
-const progress = (what: string) => console.log(`${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-
-// ---------------------------------------------------------------- workers and clients
-
-interface Listener { child: ChildProcess; address: Address }
-
-/** Forwards a listener's stderr, without the reference HTTP server's "Serving on" banner. */
-function forwardStderr(child: ChildProcess): void {
-  createInterface({ input: child.stderr! }).on("line", (l) => {
-    if (!/^Serving on http/.test(l)) process.stderr.write(l + "\n");
-  });
-}
-
-/** Starts `impl`'s worker listening on `transport` (unix socket in `dir`, or a port it prints). */
-async function startListener(impl: Impl, transport: Exclude<Transport, "pipe">, dir: string, tag: string): Promise<Listener> {
-  const what = `${impl.name} ${transport} worker`;
-  if (transport === "unix") {
-    const path = join(dir, `${tag}.sock`);
-    const child = spawnTracked(workerArgv(impl.worker!, "unix", path), { stdio: ["ignore", "ignore", "inherit"] });
-    for (let i = 0; i < 1500 && !existsSync(path) && child.exitCode === null; i++) await sleep(20);
-    if (!existsSync(path)) throw (await stop(child), new Error(`${what} did not bind ${path}${child.exitCode !== null ? ` (exited ${child.exitCode})` : ""}`));
-    return { child, address: { path } };
-  }
-  const child = spawnTracked(workerArgv(impl.worker!, transport), { stdio: ["ignore", "pipe", "pipe"] });
-  forwardStderr(child);
-  try {
-    const port = Number(await awaitLine(child, /^PORT:(\d+)/, what, 30_000));
-    return { child, address: transport === "tcp" ? { port } : { url: `http://127.0.0.1:${port}` } };
-  } catch (e) {
-    await stop(child);
-    throw e;
-  }
-}
-
-/** What a client needs to reach a worker: the argv it spawns (pipe) or a listening worker's address. */
-async function workerTarget(worker: Impl, transport: Transport, dir: string, tag: string): Promise<{ target: { argv?: string[] } & Address; listener?: Listener }> {
-  if (transport === "pipe") return { target: { argv: workerArgv(worker.worker!, "pipe") } };
-  const listener = await startListener(worker, transport, dir, tag);
-  return { target: listener.address, listener };
-}
-
-/** `f` over `items`, at most `limit` at a time, results in order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, f: (x: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await f(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return out;
-}
-
-class TimeoutError extends Error {
-  override name = "TimeoutError";
-}
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const t = new Promise<never>((_, j) => (timer = setTimeout(() => j(new TimeoutError(`${what}: no answer within ${ms / 1000} s`)), ms)));
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
+import { TimeoutError, mapLimit, withTimeout, workerTarget, type Listener } from "./workers.js";
 
 // ---------------------------------------------------------------- cells (pair × transport) for the rounds
 
@@ -236,67 +123,6 @@ async function runRounds(cells: Cell[]): Promise<void> {
   }
 }
 
-// ---------------------------------------------------------------- the large echo, fresh processes
-
-interface EchoRep { seconds: number; client_before: number; client_peak: number; worker_before: number; worker_peak: number }
-interface EchoCell { client: Impl; worker: Impl; transport: Transport; pair: string; reps: EchoRep[]; error?: string }
-
-/** The pid of the worker a pipe client spawned (its child), waiting briefly for it to appear. */
-async function pipeWorkerPid(clientPid: number): Promise<number> {
-  for (let i = 0; i < 100; i++) {
-    const kids = childPids(clientPid);
-    if (kids.length === 1) return kids[0]!;
-    if (kids.length > 1) throw new Error(`the client has ${kids.length} children; cannot tell its worker`);
-    await sleep(20);
-  }
-  throw new Error("the pipe worker did not appear as the client's child");
-}
-
-/** One echo with a fresh client driver and a fresh worker; each side's RSS before the call and its peak during it. */
-async function echoOnce(client: Impl, worker: Impl, transport: Transport, dir: string): Promise<EchoRep> {
-  const tag = `echo-${client.id}-${worker.id}-${transport}`;
-  const { target, listener } = await workerTarget(worker, transport, dir, tag);
-  const driver = new JsonLineDriver(`${client.name} echo`, client.driver!);
-  try {
-    const within = <T>(p: Promise<T>, what: string) => withTimeout(p, MODE.runTimeoutMs, `${pairName(client, worker)} ${transport} ${what}`);
-    await within(driver.open(tag, transport, target), "open");
-    await within(driver.run(tag, "echo", { bytes: 1024 }), "small echo"); // connection live, code paths loaded
-    const workerPid = listener ? listener.child.pid! : await pipeWorkerPid(driver.pid);
-    resetPeak(workerPid);
-    const workerBefore = memoryOf(workerPid);
-    if (!workerBefore) throw new Error(`cannot read /proc/${workerPid}/status`);
-    const f = (await within(driver.run(tag, "echo", { bytes: MODE.echoBytes }), "echo")) as EchoFigure;
-    const workerAfter = memoryOf(workerPid);
-    if (!workerAfter) throw new Error(`the worker (pid ${workerPid}) exited during the echo`);
-    return { seconds: f.seconds, client_before: f.rss_before, client_peak: f.rss_peak, worker_before: workerBefore.rss, worker_peak: workerAfter.hwm };
-  } finally {
-    await driver.close();
-    if (listener) await stop(listener.child);
-  }
-}
-
-async function runEchoes(pairList: [Impl, Impl][], dir: string): Promise<EchoCell[]> {
-  const out: EchoCell[] = [];
-  for (const transport of TRANSPORTS) {
-    for (const [client, worker] of pairList) {
-      if (!worker.worker!.transports.includes(transport)) continue;
-      if (!MODE.echoAll && !(client.id === "ts" || worker.id === "ts" || (client.id === "py" && worker.id === "py"))) continue;
-      const cell: EchoCell = { client, worker, transport, pair: pairName(client, worker), reps: [] };
-      out.push(cell);
-      if (!worker.worker!.workloads.includes("echo")) cell.error = `the ${worker.name} worker does not serve echo`;
-      else if (!client.driver) cell.error = `the ${client.name} client has no driver`;
-      for (let r = 0; r < MODE.echoReps && !cell.error; r++) {
-        try {
-          cell.reps.push(await echoOnce(client, worker, transport, dir));
-        } catch (e) {
-          cell.error = errorText(e);
-        }
-      }
-    }
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------- report
 
 const med = (cell: Cell | undefined, w: RoundWorkload, k: string) => (cell ? median(cell.figures[w].map((f) => (f as unknown as Record<string, number>)[k]!)) : NaN);
@@ -346,42 +172,6 @@ function printRoundTables(r: Results): Record<string, unknown>[] {
   printTable(`producer: generate_batches, ${batches} (int64 + float64) per round, MB/s of column data received`, [...base, num("mb_per_s"), vs], rowsOf("producer"));
   printTable(`exchange: transform, ${batches} (float64) per round, MB/s of column data sent + received`, [...base, num("mb_per_s"), vs], rowsOf("exchange"));
   return table;
-}
-
-interface EchoRow { transport: Transport; pair: string; seconds: number; client_peak: number; client_x: number; worker_peak: number; worker_x: number; error?: string }
-
-function echoRows(echoes: EchoCell[]): EchoRow[] {
-  const m = (e: EchoCell, f: (x: EchoRep) => number) => median(e.reps.map(f));
-  return echoes.map((e) => ({
-    transport: e.transport,
-    pair: e.pair,
-    seconds: m(e, (x) => x.seconds),
-    client_peak: m(e, (x) => x.client_peak),
-    client_x: m(e, (x) => (x.client_peak - x.client_before) / MODE.echoBytes),
-    worker_peak: m(e, (x) => x.worker_peak),
-    worker_x: m(e, (x) => (x.worker_peak - x.worker_before) / MODE.echoBytes),
-    error: e.reps.length ? undefined : e.error,
-  }));
-}
-
-function printEchoTable(rows: EchoRow[]): void {
-  const ok = (x: number) => (Number.isFinite(x) ? (x <= 2 ? "yes" : "no") : "—");
-  printTable(
-    `echo(${mib(MODE.echoBytes)}): one call, fresh client and worker processes; peak RSS during the call minus RSS just before it, as × payload (≤ ×2: target)`,
-    [
-      { head: "transport", right: false, get: (x) => x.transport },
-      { head: "pair", right: false, get: (x) => x.pair },
-      { head: "wall s", get: (x) => fmt(x.seconds, 2) },
-      { head: "client ×", get: (x) => times(x.client_x) },
-      { head: "≤2", get: (x) => ok(x.client_x) },
-      { head: "client peak", get: (x) => (Number.isFinite(x.client_peak) ? mib(x.client_peak) : "—") },
-      { head: "worker ×", get: (x) => times(x.worker_x) },
-      { head: "≤2", get: (x) => ok(x.worker_x) },
-      { head: "worker peak", get: (x) => (Number.isFinite(x.worker_peak) ? mib(x.worker_peak) : "—") },
-      { head: "", right: false, get: (x) => (x.error ? `not measured: ${x.error}` : "") },
-    ],
-    rows,
-  );
 }
 
 function printFloors(f: Floors): void {
@@ -496,7 +286,6 @@ function version(cmd: string, args: string[]): string {
 
 async function main() {
   installHygiene();
-  started = Date.now();
   const dir = mkdtempSync(join(tmpdir(), "vgi-bench-"));
   const res: Resources = { dir, drivers: [], clients: [], listeners: [] };
   try {
@@ -534,7 +323,7 @@ async function main() {
     const targetResults = targets(r, echo);
     printTargets(targetResults);
 
-    const seconds = (Date.now() - started) / 1000;
+    const seconds = elapsed();
     const results = {
       generated: new Date().toISOString(),
       mode: MODE,
