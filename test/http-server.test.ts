@@ -21,6 +21,7 @@ import { decodeStreamSync, encodeStream } from "../src/wire/ipc.js";
 import { Keys } from "../src/wire/keys.js";
 import type { CallRecord } from "../src/server/server.js";
 import { referencePython } from "./support/reference.js";
+import { decodeBody } from "../src/core/compression.js";
 import { WASM_ZSTD_MAX_BYTES, zstdCodecFor, zstdEncode, zstdStored } from "../src/http/zstd.js";
 
 const ARROW = "application/vnd.apache.arrow.stream";
@@ -523,5 +524,22 @@ describe("zstd response codec", () => {
     const stored = zstdStored(text);
     assert.equal(stored.byteLength, text.byteLength + 5 + 4 + 3 * Math.ceil(text.byteLength / (128 * 1024)));
     assert.deepEqual(zstdDecompress(stored), text);
+  });
+
+  test("a stored frame larger than a block declares a 128 KiB window, which decoders with a small window cap accept", () => {
+    const big = new Uint8Array(2 * 1024 * 1024 + 17).map((_, i) => (i * 7) & 0xff);
+    const stored = zstdStored(big);
+    assert.equal(stored[4]! & 0x20, 0, "not single-segment");
+    assert.equal(stored[5], 7 << 3, "window descriptor: 128 KiB");
+    assert.deepEqual(zstdDecompress(stored), big);
+    assert.deepEqual(decodeBody(stored, "zstd", big.byteLength), big);
+    // A single-segment frame's window is its content (2 MiB here): refused under a 1 MiB cap, as the
+    // reference's client refuses one over its default 128 MiB; the 128 KiB window passes.
+    const out = execFileSync(
+      referencePython(),
+      ["-c", "import sys, zstandard; sys.stdout.buffer.write(zstandard.ZstdDecompressor(max_window_size=1 << 20).decompress(sys.stdin.buffer.read()))"],
+      { input: stored, maxBuffer: 64 << 20 },
+    );
+    assert.deepEqual(new Uint8Array(out), big);
   });
 });

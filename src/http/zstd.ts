@@ -87,23 +87,35 @@ export async function zstdEncode(data: Uint8Array): Promise<Uint8Array> {
 }
 
 const ZSTD_BLOCK = 128 * 1024;
+/** Window_Descriptor of a 128 KiB window (exponent 7: 2^(10+7); mantissa 0). */
+const WINDOW_128_KIB = 7 << 3;
 
-/** A single-segment zstd frame holding `data` in raw blocks (no compression). */
+/**
+ * A zstd frame holding `data` in raw blocks (no compression). Up to one
+ * block it is a single-segment frame; beyond, it declares a 128 KiB window
+ * (raw blocks reference no history), because a single-segment frame's
+ * window is its whole content and decoders refuse windows over 128 MiB by
+ * default (the reference's client: "Frame requires too much memory").
+ */
 export function zstdStored(data: Uint8Array): Uint8Array {
   const n = data.byteLength;
-  // Frame_Content_Size field: 1, 2 (value - 256), 4 or 8 bytes (single segment, so no window descriptor).
-  const fcsFlag = n < 256 ? 0 : n < 65536 + 256 ? 1 : n <= 0xffffffff ? 2 : 3;
+  const single = n <= ZSTD_BLOCK;
+  // Frame_Content_Size field: 1 (single segment only), 2 (value - 256), 4 or 8 bytes.
+  const fcsFlag = single && n < 256 ? 0 : n < 65536 + 256 ? 1 : n <= 0xffffffff ? 2 : 3;
   const fcsBytes = [1, 2, 4, 8][fcsFlag]!;
+  const headerBytes = single ? 0 : 1;
   const blocks = Math.max(1, Math.ceil(n / ZSTD_BLOCK));
-  const out = new Uint8Array(4 + 1 + fcsBytes + blocks * 3 + n);
+  const out = new Uint8Array(4 + 1 + headerBytes + fcsBytes + blocks * 3 + n);
   const view = new DataView(out.buffer);
   view.setUint32(0, 0xfd2fb528, true);
-  out[4] = (fcsFlag << 6) | 0x20;
-  if (fcsFlag === 0) out[5] = n;
-  else if (fcsFlag === 1) view.setUint16(5, n - 256, true);
-  else if (fcsFlag === 2) view.setUint32(5, n, true);
-  else view.setBigUint64(5, BigInt(n), true);
-  let at = 5 + fcsBytes;
+  out[4] = (fcsFlag << 6) | (single ? 0x20 : 0);
+  if (!single) out[5] = WINDOW_128_KIB;
+  const fcsAt = 5 + headerBytes;
+  if (fcsFlag === 0) out[fcsAt] = n;
+  else if (fcsFlag === 1) view.setUint16(fcsAt, n - 256, true);
+  else if (fcsFlag === 2) view.setUint32(fcsAt, n, true);
+  else view.setBigUint64(fcsAt, BigInt(n), true);
+  let at = fcsAt + fcsBytes;
   for (let b = 0; b < blocks; b++) {
     const start = b * ZSTD_BLOCK;
     const size = Math.min(ZSTD_BLOCK, n - start);
