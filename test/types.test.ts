@@ -80,6 +80,18 @@ describe("scalar types", () => {
     rejects(() => t.fixedBinary(3).build([bytes(1, 2, 3, 4)], "p"), /3 bytes/);
   });
 
+  test("a single binary or string value becomes the column's buffer without a copy, and round-trips", () => {
+    const payload = new Uint8Array(1 << 20).map((_, i) => i & 0xff);
+    for (const type of [t.binary, t.largeBinary]) {
+      const data = type.build([payload]);
+      assert.equal((data.values as Uint8Array).buffer, payload.buffer, `${type.label}: no copy`);
+      check(type, [payload]);
+    }
+    assert.deepStrictEqual(roundTrip(t.binary.optional(), [null]), [null]);
+    check(t.string, ["only"]);
+    check(t.largeString, ["only"]);
+  });
+
   test("bool", () => {
     // more than 8 values so the bitmap spans bytes
     check(t.bool, [true, false, true, true, false, false, true, false, true, true]);

@@ -327,6 +327,13 @@ function buildVarBytes(type: DataType, values: readonly unknown[], encode: (v: u
   if (!large && total > 0x7fffffff) {
     throw new RangeError(`column of ${total} bytes exceeds the 2 GiB limit of 32-bit offsets; use a large type`);
   }
+  if (parts.length === 1 && !isNull(values[0])) {
+    // One value (a parameter, a result): its bytes are the column's buffer, not copied. A Uint8Array
+    // passed in is sent as it is when the call is written, so it must not change before that.
+    const only = parts[0]!;
+    const valueOffsets = large ? BigInt64Array.of(0n, BigInt(only.byteLength)) : Int32Array.of(0, only.byteLength);
+    return makeData({ type: type as Utf8, length: 1, data: only, valueOffsets: valueOffsets as Int32Array, ...validity(values) });
+  }
   const data = new Uint8Array(total);
   const offsets = large ? new BigInt64Array(values.length + 1) : new Int32Array(values.length + 1);
   let at = 0;
