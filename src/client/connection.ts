@@ -61,7 +61,8 @@ export class RpcConnection implements CallTransport, ByteConnection {
     readonly channel: ByteChannel,
     readonly options: ConnectionOptions = {},
   ) {
-    this.framer = new MessageFramer(channel.source, { ...withDefaultLimits(options), ipcValidation: options.ipcValidation });
+    // The server is the one this client chose: a declared message size is trusted up to maxMessageBytes.
+    this.framer = new MessageFramer(channel.source, { ...withDefaultLimits(options), ipcValidation: options.ipcValidation, preallocate: true });
   }
 
   get clientSetup(): ClientSetup {

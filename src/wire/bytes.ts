@@ -86,7 +86,18 @@ export class ExactReader {
   /** Set once a deadline fired: the byte stream is out of sync, every later read fails with it. */
   private failure: Error | null = null;
 
-  constructor(private readonly source: ByteSource) {}
+  /**
+   * `preallocate`: a large read allocates its whole buffer at once and
+   * copies chunks into it as they arrive (peak: the message plus one chunk),
+   * instead of holding every chunk until the last one is in and copying
+   * them together (peak: twice the message). Only for a peer trusted with
+   * the cost of a declared size (a client reading the server it chose): the
+   * buffer exists before the bytes do.
+   */
+  constructor(
+    private readonly source: ByteSource,
+    private readonly preallocate = false,
+  ) {}
 
   /** Bytes currently buffered (already pulled from the source). */
   get available(): number {
@@ -180,7 +191,10 @@ export class ExactReader {
    * of this read; throws when it ended part-way.
    */
   async readExact(n: number): Promise<Uint8Array | null> {
-    if (this.buffered < n && n - this.buffered >= DIRECT_READ_MIN && this.source.readInto && !this.eof) return this.readDirect(n);
+    if (this.buffered < n && n - this.buffered >= DIRECT_READ_MIN && !this.eof) {
+      if (this.source.readInto) return this.readDirect(n, (into) => this.source.readInto!(into));
+      if (this.preallocate) return this.readDirect(n, (into) => this.readChunkInto(into));
+    }
     while (this.buffered < n) {
       if (!(await this.fill())) {
         if (this.buffered === 0) return null;
@@ -199,8 +213,22 @@ export class ExactReader {
     return this.take(n);
   }
 
-  /** Read `n` bytes into one new buffer: what is buffered, then straight from the source. */
-  private async readDirect(n: number): Promise<Uint8Array | null> {
+  /** One chunk from the source copied into `into` (what does not fit stays buffered); 0 at end of input. */
+  private async readChunkInto(into: Uint8Array): Promise<number> {
+    let chunk = await this.source.read();
+    while (chunk !== null && chunk.byteLength === 0) chunk = await this.source.read();
+    if (chunk === null) return 0;
+    const n = Math.min(chunk.byteLength, into.byteLength);
+    into.set(n === chunk.byteLength ? chunk : chunk.subarray(0, n));
+    if (n < chunk.byteLength) {
+      this.chunks.push(chunk.subarray(n));
+      this.buffered += chunk.byteLength - n;
+    }
+    return n;
+  }
+
+  /** Read `n` bytes into one new buffer: what is buffered, then from the source through `fillInto`. */
+  private async readDirect(n: number, fillInto: (into: Uint8Array) => Promise<number>): Promise<Uint8Array | null> {
     if (this.failure) throw this.failure;
     const out = new Uint8Array(n);
     let at = 0;
@@ -211,7 +239,7 @@ export class ExactReader {
     this.chunks = [];
     this.buffered = 0;
     while (at < n) {
-      const got = await this.underDeadline(this.source.readInto!(out.subarray(at)));
+      const got = await this.underDeadline(fillInto(out.subarray(at)));
       if (got === 0) {
         this.eof = true;
         if (at === 0) return null;

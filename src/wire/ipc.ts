@@ -50,6 +50,8 @@ export interface FramerOptions extends ByteStreamLimits {
   idleTimeoutMs?: number;
   /** Validation of the batches of every stream read through this framer (default: `VGI_RPC_IPC_VALIDATION`, else full). */
   ipcValidation?: IpcValidationLevel;
+  /** Allocate a large message's buffer once its size is declared (see {@link ExactReader}); for clients only. */
+  preallocate?: boolean;
 }
 
 /** Reads framed IPC messages from a byte source. */
@@ -58,7 +60,7 @@ export class MessageFramer {
   readonly maxMessageBytes: number;
 
   constructor(source: ByteSource, private readonly options: FramerOptions = {}) {
-    this.reader = new ExactReader(source);
+    this.reader = new ExactReader(source, options.preallocate ?? false);
     this.maxMessageBytes = options.maxMessageBytes ?? Number.MAX_SAFE_INTEGER;
     this.ipcValidation = resolveIpcValidation(options.ipcValidation);
   }
