@@ -12,7 +12,9 @@ import { createConnection, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bool, Field, Float64, Int8, Int64, RecordBatch, Schema, Struct, Utf8, makeData, vectorFromArray } from "apache-arrow";
-import { IpcStreamWriter, decodeStreamSync } from "../src/wire/ipc.js";
+import { IpcStreamWriter, decodeStreamSync, encodeStream, encodeStreamParts } from "../src/wire/ipc.js";
+import { t } from "../src/schema/types.js";
+import { makeBatch } from "../src/wire/batches.js";
 import { concatBytes, writeParts } from "../src/wire/bytes.js";
 import { writableSink } from "../src/transport/node-stream.js";
 
@@ -56,6 +58,20 @@ test("a batch's large buffers are parts of its message, not copies; the parts de
   // The one-buffer form is the same bytes.
   const single = new IpcStreamWriter(SCHEMA);
   assert.deepEqual(concatBytes([single.take(), single.write(batch), single.end()]), concatBytes(parts));
+});
+
+test("a request carrying a large binary value is written from the caller's buffer: no copy of the payload anywhere", () => {
+  const payload = new Uint8Array(3 << 20).map((_, i) => (i * 5) & 0xff);
+  const schema = new Schema([t.binary.field("data")]);
+  const batch = makeBatch(schema, [t.binary.build([payload])], 1, new Map([["k", "v"]]));
+  const parts = encodeStreamParts(schema, [batch]) as readonly Uint8Array[];
+  assert.ok(Array.isArray(parts), "a large stream stays in parts");
+  assert.ok(parts.some((p) => p.buffer === payload.buffer), "the payload is one of the parts");
+  const whole = concatBytes(parts);
+  assert.deepEqual(whole, encodeStream(schema, [batch]));
+  assert.deepEqual(decodeStreamSync(whole).batches[0]!.getChild("data")!.get(0), payload);
+  const small = encodeStreamParts(schema, [makeBatch(schema, [t.binary.build([payload.subarray(0, 10)])], 1)]);
+  assert.ok(small instanceof Uint8Array, "a small stream is one buffer");
 });
 
 test("a small batch is one copied part", () => {

@@ -6,7 +6,7 @@
 import { RecordBatch, type Schema } from "apache-arrow";
 import type { Bytes } from "../wire/bytes.js";
 import type { IpcStreamReader } from "../wire/ipc.js";
-import { IpcStreamWriter, encodeStream } from "../wire/ipc.js";
+import { IpcStreamWriter, encodeStream, encodeStreamParts } from "../wire/ipc.js";
 import { EMPTY_SCHEMA, classify, emptyBatch, readError } from "../wire/batches.js";
 import { Keys } from "../wire/keys.js";
 import { ProtocolError, type TransportError } from "../errors.js";
@@ -127,7 +127,7 @@ class ByteStreamIO extends SessionIO {
 
   /** Write the request; read and check the header, if any. */
   private async start(): Promise<unknown> {
-    await this.conn.write(encodeStream(this.spec.schema, [requestBatch(this.spec)]));
+    await this.conn.write(encodeStreamParts(this.spec.schema, [requestBatch(this.spec)]));
     if (!this.def.header) return undefined;
     const hs = await this.conn.openStream();
     let batch;

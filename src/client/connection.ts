@@ -6,7 +6,7 @@
 import type { RecordBatch } from "apache-arrow";
 import { writeParts, type ByteChannel, type Bytes } from "../wire/bytes.js";
 import type { IpcValidationLevel } from "../wire/validate.js";
-import { IpcStreamReader, MessageFramer, encodeStream } from "../wire/ipc.js";
+import { IpcStreamReader, MessageFramer, encodeStreamParts } from "../wire/ipc.js";
 import { readLog, type LogMessage } from "../wire/batches.js";
 import { TransportError } from "../errors.js";
 import { withDefaultLimits, type ByteStreamLimits } from "../wire/limits.js";
@@ -155,7 +155,7 @@ export class RpcConnection implements CallTransport, ByteConnection {
   }
 
   private async unaryIO(spec: RequestSpec): Promise<RecordBatch | null> {
-    await this.write(encodeStream(spec.schema, [requestBatch(spec)]));
+    await this.write(encodeStreamParts(spec.schema, [requestBatch(spec)]));
     const reader = await this.openStream();
     const result = await this.readData(reader);
     if (result) await this.drain(reader);

@@ -5,7 +5,7 @@
  * drained so the connection stays usable.
  */
 import type { RecordBatch, Schema } from "apache-arrow";
-import { IpcStreamReader, IpcStreamWriter, MessageFramer, encodeStream } from "../wire/ipc.js";
+import { IpcStreamReader, IpcStreamWriter, MessageFramer, encodeStream, encodeStreamParts } from "../wire/ipc.js";
 import { IdleTimeoutError, MessageTimeoutError, WriteTimeoutError, messageBudgetMs, withDefaultLimits } from "../wire/limits.js";
 import { Keys } from "../wire/keys.js";
 import { bytesLength, writeParts, type ByteChannel, type Bytes } from "../wire/bytes.js";
@@ -172,16 +172,17 @@ export class Connection {
         const protocol = call.binding.definition.name;
         if (call.def.kind === "unary") {
           const { batches, error } = await runUnary(call);
-          let response: Uint8Array;
+          let response: Bytes;
+          let failure: unknown = error;
           try {
-            response = encodeStream(call.def.resultSchema, batches);
+            response = encodeStreamParts(call.def.resultSchema, batches);
           } catch (err) {
             // A result the encoder cannot represent becomes a typed error on the same stream.
             response = encodeStream(call.def.resultSchema, [errorBatch(call.def.resultSchema, err, call.ids)]);
-            return record(call.def, call.method, protocol, err, { stats: call.ctx.stats });
+            failure = err;
           }
           await this.write(response);
-          return record(call.def, call.method, protocol, error, { stats: call.ctx.stats });
+          return record(call.def, call.method, protocol, failure, { stats: call.ctx.stats });
         }
         const outcome = await this.runStream(call);
         record(call.def, call.method, protocol, outcome.error, {

@@ -15,7 +15,7 @@ import {
   RecordBatchStreamWriter,
   Schema,
 } from "apache-arrow";
-import { ExactReader, type ByteSource, concatBytes } from "./bytes.js";
+import { ExactReader, type ByteSource, type Bytes, concatBytes } from "./bytes.js";
 import { IdleTimeoutError, MessageTimeoutError, messageBudgetMs, type ByteStreamLimits } from "./limits.js";
 import { IpcFormatError, IpcValidationError } from "./ipc-errors.js";
 import { verifyMessageMetadata } from "./flatbuffer-verify.js";
@@ -552,6 +552,21 @@ export function encodeStream(schema: Schema, batches: readonly RecordBatch[]): U
   for (const b of batches) parts.push(w.write(b));
   parts.push(w.end());
   return concatBytes(parts);
+}
+
+/**
+ * {@link encodeStream} as parts for a gather write: the column buffers of a
+ * large batch stay views (not copied); a small stream is one buffer.
+ */
+export function encodeStreamParts(schema: Schema, batches: readonly RecordBatch[]): Bytes {
+  const w = new IpcStreamWriter(schema);
+  const parts = [w.take()];
+  for (const b of batches) parts.push(...w.writeParts(b));
+  parts.push(w.end());
+  let size = 0;
+  for (const p of parts) size += p.byteLength;
+  // A small stream is one buffer: one plain write beats a gather of small pieces.
+  return size < GATHER_MIN_BYTES ? concatBytes(parts, size) : parts;
 }
 
 /**
