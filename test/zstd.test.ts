@@ -14,6 +14,8 @@ import { join } from "node:path";
 import { build } from "esbuild";
 import { decompress } from "fzstd";
 import { wasmCodec, wasmCodecLoader, zstdCodecFor } from "../src/http/zstd.js";
+import { BodyTooLargeError, decodeBody, prepareDecode } from "../src/core/compression.js";
+import { loadedZstdWasm } from "../src/core/zstd-wasm.js";
 import { repoRoot } from "./support/reference.js";
 
 const data = new TextEncoder().encode("vgi-rpc ".repeat(1000));
@@ -96,4 +98,17 @@ test("bundled by esbuild for Node (the .wasm left behind), zstd warns once and s
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("large zstd bodies decode through the WASM codec once prepared, with the same result and the same cap", async () => {
+  const big = new Uint8Array(new Float64Array(400_000).map((_, k) => k * 0.25).buffer);
+  const codec = (await wasmCodec())!;
+  const frame = codec(big);
+  await prepareDecode(frame, "zstd");
+  assert.ok(loadedZstdWasm(), "the runtime's require loads the WASM decoder on Node");
+  assert.deepEqual(decodeBody(frame, "zstd", big.byteLength), big);
+  assert.deepEqual(decompress(frame), big, "fzstd agrees");
+  assert.throws(() => decodeBody(frame, "zstd", big.byteLength - 1), BodyTooLargeError, "a declared size over the cap is refused before decoding");
+  // A frame whose blocks end early is refused by both decoders (the WASM one returns nothing).
+  assert.throws(() => decodeBody(frame.subarray(0, frame.byteLength - 100), "zstd", big.byteLength), /not valid zstd/);
 });

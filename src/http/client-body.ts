@@ -10,7 +10,7 @@ import { readLog, type LogMessage } from "../wire/batches.js";
 import { ProtocolError, RpcError, TransportError } from "../errors.js";
 import { drainLogs, nextData } from "../client/response-reader.js";
 import { Headers_ } from "./headers.js";
-import { BadEncodingError, BodyTooLargeError, decodeBody, readLimited } from "../core/compression.js";
+import { BadEncodingError, BodyTooLargeError, decodeBody, prepareDecode, readLimited } from "../core/compression.js";
 import { httpError, tooLarge, unauthorized } from "./client-errors.js";
 
 const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
@@ -144,6 +144,7 @@ export class ArrowBody {
 export async function toArrowBody(res: Response, limit: number, onLog: ((log: LogMessage) => void) | undefined, ipcValidation: IpcValidationLevel): Promise<ArrowBody> {
   const raw = await readBody(res, limit);
   if (res.status === 401) throw unauthorized(raw, res.headers);
+  await prepareDecode(raw, `${res.headers.get("Content-Encoding") ?? ""},${res.headers.get(Headers_.vgiContentEncoding) ?? ""}`);
   const bytes = decodeResponse(raw, res.headers, limit, res.status);
   return new ArrowBody(res.status, res.headers, bytes, onLog, ipcValidation);
 }

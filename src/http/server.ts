@@ -20,7 +20,7 @@ import { ErrorKind, ErrorType, Refusal, ServiceError } from "../errors.js";
 import { reportCall } from "../server/call-record.js";
 import { errorMessage, resolveRequest, runUnary, type Binding, type DispatchHost } from "../server/dispatch.js";
 import { AuthError, type Authenticate } from "./auth.js";
-import { BadEncodingError, BodyTooLargeError, readLimited, DECODABLE, ENCODABLE, UnsupportedEncodingError, decodeBody, gzipEncode, chooseResponseCoding } from "../core/compression.js";
+import { BadEncodingError, BodyTooLargeError, readLimited, DECODABLE, ENCODABLE, UnsupportedEncodingError, decodeBody, gzipEncode, chooseResponseCoding, prepareDecode } from "../core/compression.js";
 import { zstdEncode } from "./zstd.js";
 import { UPLOAD_URL_METHOD, UPLOAD_URL_SCHEMA, requestedCount, vendUploadUrls, type UploadUrlProvider } from "./upload-urls.js";
 import type { ExternalFetchOptions } from "../external/fetch.js";
@@ -548,6 +548,7 @@ class HttpApp {
         });
       }
     }
+    await prepareDecode(raw, coding);
     try {
       return decodeBody(raw, coding, decodedCap);
     } catch (err) {

@@ -4,8 +4,12 @@
  * to WebAssembly (`@bokuweb/zstd-wasm`, loaded on first use), else a valid
  * frame of stored blocks for runtimes that can load neither (every zstd
  * decoder reads it). Level 1, as the reference. Server-side only: the client
- * never sends zstd, so browser bundles do not carry the WASM.
+ * never sends zstd (it decodes zstd with the same WASM where the runtime can
+ * load it unseen by bundlers, see `core/zstd-wasm.ts`), so browser bundles of
+ * the client do not carry the WASM.
  */
+
+import { runtimeZstdWasm } from "../core/zstd-wasm.js";
 
 type Compress = (data: Uint8Array) => Uint8Array;
 
@@ -69,7 +73,14 @@ export function wasmCodecLoader(
 }
 
 /** Load the WASM codec once; null when this runtime cannot load it (warned once). */
-export const wasmCodec = wasmCodecLoader(() => import("@bokuweb/zstd-wasm") as Promise<ZstdWasmModule | { default: ZstdWasmModule }>);
+export const wasmCodec = wasmCodecLoader(
+  // The runtime's require first (one instance with the decoder's, see core/zstd-wasm.ts), else the import.
+  async () => {
+    const ready = await runtimeZstdWasm(); // initialised already: a second init() would start a new instance
+    if (ready) return { init: async () => {}, compress: (data: Uint8Array, level: number) => ready.compress(data, level) };
+    return (await import("@bokuweb/zstd-wasm")) as ZstdWasmModule | { default: ZstdWasmModule };
+  },
+);
 
 /** Which codec {@link zstdEncode} uses for a body of `size` bytes. */
 export async function zstdCodecFor(size: number): Promise<"runtime" | "wasm" | "stored"> {
