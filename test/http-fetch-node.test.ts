@@ -8,6 +8,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
+import { randomBytes } from "node:crypto";
 import { createHttpHandler, defineService, httpConnect, nodeFetch, serveHttp, t, unary, type HttpListener } from "../src/node.js";
 
 type Handler = (req: IncomingMessage, body: Buffer, res: ServerResponse) => void;
@@ -187,14 +188,16 @@ describe("nodeFetch", () => {
 });
 
 describe("httpConnect of the Node entry point", () => {
-  const Svc = defineService("FetchProbe", { add: unary({ a: t.int64, b: t.int64 }, t.int64) });
+  const Svc = defineService("FetchProbe", { add: unary({ a: t.int64, b: t.int64 }, t.int64), size: unary({ data: t.binary }, t.int64) });
   let listener: HttpListener;
   const fetchModes: string[] = [] as string[];
+  const codings: string[] = [];
   before(async () => {
-    const handler = createHttpHandler(Svc, { add: ({ a, b }) => a + b });
+    const handler = createHttpHandler(Svc, { add: ({ a, b }) => a + b, size: ({ data }) => data.byteLength });
     listener = await serveHttp(async (request, info) => {
       // The global fetch (undici) always sends Sec-Fetch-Mode; node:http sends nothing of the kind.
       fetchModes.push(request.headers.get("sec-fetch-mode") ?? "none");
+      codings.push(request.headers.get("content-encoding") ?? "identity");
       return handler(request, info);
     });
   });
@@ -209,5 +212,21 @@ describe("httpConnect of the Node entry point", () => {
     const g = httpConnect(Svc, listener.url, { fetch: globalThis.fetch });
     assert.equal(await g.add({ a: 1, b: 1 }), 2);
     assert.ok(fetchModes.some((m) => m !== "none"), fetchModes.join());
+  });
+
+  test('"auto" compression gzips a large body only when a sample of it shrinks', async () => {
+    const c = httpConnect(Svc, listener.url);
+    const sent = async (data: Uint8Array) => {
+      codings.length = 0;
+      assert.equal(await c.size({ data }), data.byteLength);
+      return codings.at(-1);
+    };
+    assert.equal(await sent(new Uint8Array(2 << 20).fill(7)), "gzip");
+    assert.equal(await sent(randomBytes(2 << 20)), "identity", "random bytes are sent as they are");
+    assert.equal(await sent(randomBytes(4096)), "gzip", "small bodies are not sampled");
+    const always = httpConnect(Svc, listener.url, { compression: "gzip" });
+    codings.length = 0;
+    assert.equal(await always.size({ data: randomBytes(2 << 20) }), 2 << 20);
+    assert.equal(codings.at(-1), "gzip");
   });
 });

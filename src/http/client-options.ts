@@ -17,14 +17,15 @@ export interface HttpClientOptions {
   headers?: HeadersOption;
   /** Receives server log messages (non-error log batches). */
   onLog?: (log: LogMessage) => void;
-  /** The Fetch implementation (default: the global `fetch`). */
+  /** The Fetch implementation (default: the global `fetch`; `nodeFetch()` for `httpConnect` of `vgi-rpc/node`). */
   fetch?: typeof fetch;
   /** Validation of the server's IPC batches: `"none" | "standard" | "full"` (default: `VGI_RPC_IPC_VALIDATION`, else full). */
   ipcValidation?: IpcValidationLevel;
   /**
    * Request-body compression. `"auto"` (default): gzip when the server
-   * advertises it in `VGI-Supported-Encodings`, else uncompressed. `"gzip"`:
-   * always gzip. `"none"`: never compress.
+   * advertises it in `VGI-Supported-Encodings` and, for bodies of 1 MiB or
+   * more, a 64 KiB sample of the body shrinks by a tenth; else uncompressed.
+   * `"gzip"`: always gzip. `"none"`: never compress.
    */
   compression?: "auto" | "gzip" | "none";
   /** Bodies smaller than this are sent uncompressed (default 1024 bytes). */
