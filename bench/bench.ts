@@ -35,7 +35,6 @@ import { measureFloors, type Floors } from "./floors.js";
 import { implementations, pairs, type Impl, type ImplId } from "./impls.js";
 import { fmt, judge, mib, pct, printTable, printTargets, ratio, times, type Column, type Measure, type TargetResult } from "./report.js";
 import { METRIC, MiB, MODE, NO_BUILD, PATHS, RESULTS, elapsed, pairName, progress, roundParams } from "./settings.js";
-import { openClient, runWorkload, type BenchClient } from "./ts-client.js";
 import { TimeoutError, mapLimit, withTimeout, workerTarget, type Listener } from "./workers.js";
 
 // ---------------------------------------------------------------- cells (pair × transport) for the rounds
@@ -53,7 +52,7 @@ interface Cell {
   errors: Partial<Record<RoundWorkload, string>>;
 }
 
-interface Resources { dir: string; drivers: JsonLineDriver[]; clients: BenchClient[]; listeners: Listener[] }
+interface Resources { dir: string; drivers: JsonLineDriver[]; listeners: Listener[] }
 
 /** One driver process per (client, worker) pair: a peer that hangs costs only its own pair's driver. */
 function pairDriver(res: Resources, client: Impl, worker: Impl): JsonLineDriver {
@@ -77,17 +76,10 @@ async function openCell(res: Resources, client: Impl, worker: Impl, transport: T
   try {
     const { target, listener } = await workerTarget(worker, transport, res.dir, tag);
     if (listener) res.listeners.push(listener);
-    if (client.inProcessClient) {
-      const c = await openClient(transport, target);
-      res.clients.push(c);
-      cell.run = (w, p) => runWorkload(c, w, p);
-      cell.abandon = () => void Promise.resolve(c.close()).catch(() => {});
-    } else {
-      const d = pairDriver(res, client, worker);
-      await withTimeout(d.open(tag, transport, target), MODE.runTimeoutMs, `${cell.pair} ${transport} open`);
-      cell.run = (w, p) => d.run(tag, w, p);
-      cell.abandon = () => d.child.kill("SIGKILL");
-    }
+    const d = pairDriver(res, client, worker);
+    await withTimeout(d.open(tag, transport, target), MODE.runTimeoutMs, `${cell.pair} ${transport} open`);
+    cell.run = (w, p) => d.run(tag, w, p);
+    cell.abandon = () => d.child.kill("SIGKILL");
   } catch (e) {
     for (const w of ROUND_WORKLOADS) cell.errors[w] ??= `could not connect: ${errorText(e)}`;
   }
@@ -287,7 +279,7 @@ function version(cmd: string, args: string[]): string {
 async function main() {
   installHygiene();
   const dir = mkdtempSync(join(tmpdir(), "vgi-bench-"));
-  const res: Resources = { dir, drivers: [], clients: [], listeners: [] };
+  const res: Resources = { dir, drivers: [], listeners: [] };
   try {
     const pyVersion = version(PATHS.python, ["-c", "import sys, vgi_rpc, pyarrow; from importlib.metadata import version; print(sys.version.split()[0], 'vgi_rpc', version('vgi_rpc'), 'pyarrow', pyarrow.__version__)"]);
     console.log(`vgi-rpc cross-implementation benchmark, ${MODE.name} mode: ${MODE.rounds} rounds, cells interleaved per round, medians`);
@@ -353,7 +345,6 @@ async function main() {
 
 async function releaseAll(res: Resources): Promise<void> {
   await Promise.all(res.drivers.splice(0).map((d) => d.close()));
-  for (const c of res.clients.splice(0)) await withTimeout(Promise.resolve(c.close()), 5000, "close").catch(() => {});
   await Promise.all(res.listeners.splice(0).map((l) => stop(l.child)));
 }
 

@@ -36,8 +36,6 @@ export interface Impl {
   worker: WorkerSpec | null;
   /** argv of its JSON-line client driver, or null. */
   driver: string[] | null;
-  /** Its client runs inside the bench process for the interleaved rounds (ours); a driver is still used for the echo. */
-  inProcessClient?: boolean;
   /** What of it is not measured, and why (printed and written to results.json). */
   unavailable: { what: string; reason: string }[];
 }
@@ -147,8 +145,7 @@ export function implementations(p: Paths, opts: { noBuild: boolean; peerTimeoutM
       id: "ts",
       name: "TS",
       worker: { argv: [process.execPath, join(p.dist, "worker.js")], transports: ALL_TRANSPORTS, workloads: ALL_WORKLOADS },
-      driver: [process.execPath, join(p.dist, "echo-client.js")],
-      inProcessClient: true,
+      driver: [process.execPath, join(p.dist, "ts-driver.js")],
       unavailable: [],
     },
     {

@@ -1,13 +1,14 @@
 /**
  * Our client's side of the benchmark: opening a connection over any
- * transport and running one workload on it, timed here. Used in the bench
- * process for the interleaved rounds and by bench/echo-client.ts (a fresh
- * process) for the echo's peak RSS.
+ * transport and running one workload on it, timed here. Used by
+ * bench/ts-driver.ts, our client's JSON-line driver (a process per pair for
+ * the rounds, a fresh one per echo). HTTP goes through `vgi-rpc/node`'s
+ * `httpConnect` (node:http), as a Node user's would.
  */
 import { randomFillSync } from "node:crypto";
 import type { RecordBatch } from "apache-arrow";
-import { httpConnect, type Client } from "vgi-rpc";
-import { connect, connectTcp, connectUnix } from "vgi-rpc/node";
+import type { Client } from "vgi-rpc";
+import { connect, connectTcp, connectUnix, httpConnect } from "vgi-rpc/node";
 import { memoryOf, resetPeak, type AddFigure, type Address, type BwFigure, type EchoFigure, type Figure, type Transport, type Workload, type RunParams } from "./common.js";
 import { BenchmarkService, valueBatch } from "./service.js";
 

@@ -1,8 +1,9 @@
 /**
  * Our client as a JSON-line driver (the protocol of bench/py/client.py:
  * ops open / run / close, one JSON command per stdin line, one JSON answer
- * per stdout line). The bench runs it in a fresh process for each echo, so
- * the peak RSS it reports is that of one call, not of the whole benchmark.
+ * per stdout line). Like every other client it runs in processes of its own:
+ * one per pair for the rounds, and a fresh one for each echo, so the peak
+ * RSS it reports is that of one call, not of the whole benchmark.
  */
 import { createInterface } from "node:readline";
 import type { Transport, Workload } from "./common.js";
