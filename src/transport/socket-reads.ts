@@ -1,8 +1,11 @@
 /**
- * Direct reads for the sockets a client opens (unix, TCP): `net.Socket`'s
- * `onread` lets libuv read into a buffer we choose, so a large message is
- * read straight into its own buffer ({@link ByteSource.readInto}) rather
- * than as 64 KiB chunks copied together afterwards.
+ * Direct reads for the sockets a client opens (unix, TCP) and for a
+ * worker's stdin: `net.Socket`'s `onread` lets libuv read into a buffer we
+ * choose, so a large message is read straight into its own buffer
+ * ({@link ByteSource.readInto}) rather than as 64 KiB chunks copied together
+ * afterwards. The buffer is allocated once the message declares its size
+ * (within `maxMessageBytes`), so this is only for peers trusted that far:
+ * the server a client chose, the client that spawned a worker.
  */
 import type { Socket, OnReadOpts } from "node:net";
 import type { ByteSource } from "../wire/bytes.js";
