@@ -19,6 +19,7 @@ import {
   type HttpClientOptions,
   type LogMessage,
 } from "../src/index.js";
+import { nodeFetch } from "../src/transport/http-fetch-node.js";
 import { ConformanceService } from "../conformance/service.js";
 import { ClientConformanceService, checkTypedExchange } from "./fixtures/client-conformance.js";
 import { startWorker, stop, type Worker } from "./support/processes.js";
@@ -44,11 +45,17 @@ interface Seen {
   responseBody: Uint8Array;
 }
 
+/**
+ * The fetch under the client in the suites below: the global one, and once
+ * more `nodeFetch()` (what `vgi-rpc/node`'s `httpConnect` uses).
+ */
+let underlying: typeof fetch = globalThis.fetch;
+
 /** A fetch that records every request and response. */
 function recordingFetch(base: string): { fetch: typeof fetch; seen: Seen[] } {
   const seen: Seen[] = [];
   const f: typeof fetch = async (input, init) => {
-    const res = await fetch(input, init);
+    const res = await underlying(input, init);
     const copy = res.clone();
     seen.push({
       method: init?.method ?? "GET",
@@ -75,14 +82,19 @@ const rows = (b: RecordBatch) => b.toArray().map((r) => r.toJSON());
 // ---------------------------------------------------------------------------
 // ConformanceService over the reference conformance worker
 
-describe("HTTP client vs the reference conformance worker", { timeout: 180_000 }, () => {
+for (const [fetchName, fetchImpl] of [["global fetch", globalThis.fetch], ["nodeFetch", nodeFetch()]] as const)
+describe(`HTTP client vs the reference conformance worker (${fetchName})`, { timeout: 180_000 }, () => {
   let w: Worker;
-  const connect = (options: HttpClientOptions = {}) => httpConnect(ConformanceService, w.base, options);
+  const connect = (options: HttpClientOptions = {}) => httpConnect(ConformanceService, w.base, { fetch: fetchImpl, ...options });
 
   before(async () => {
+    underlying = fetchImpl;
     w = await startWorker(join(referenceBin(), "vgi-rpc-conformance"), ["--http", "0", "--describe"]);
   });
-  after(() => stop(w));
+  after(() => {
+    underlying = globalThis.fetch;
+    return stop(w);
+  });
 
   test("capabilities come from OPTIONS /health", async () => {
     const caps = await httpCapabilities(w.base);
