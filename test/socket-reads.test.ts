@@ -187,3 +187,33 @@ test("a worker's stdin pipe takes large exchange inputs, between small ones, int
     await client.close();
   }
 });
+
+test("where the runtime has no onread (Bun, Deno): client sockets and a worker's stdin are read as streams and still carry large messages", async () => {
+  // Pretend to be Bun: the transports must then not rely on onread (onreadSupported() is false).
+  Object.defineProperty(process.versions, "bun", { value: "1.0.0", configurable: true });
+  const dir = mkdtempSync(join(tmpdir(), "vgi-noonread-"));
+  const server = await serveSocket(Bulk, bulkImpl as never, { path: join(dir, "b.sock") });
+  try {
+    const client = await connectUnix(Bulk, join(dir, "b.sock"));
+    let rows = 0;
+    for await (const b of await client.columns({ batches: 2, rows: 400_000 })) rows += b.numRows;
+    assert.equal(rows, 800_000);
+    await client.close();
+  } finally {
+    delete (process.versions as Record<string, unknown>).bun;
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const worker = fileURLToPath(new URL("./fixtures/echo-worker.js", import.meta.url));
+  const pretend = `--import=data:text/javascript,Object.defineProperty(process.versions,"bun",{value:"1.0.0"})`;
+  const c = connect(Echo, [process.execPath, pretend, worker]);
+  try {
+    const session = await c.scale({ factor: 3 });
+    const v = Float64Array.from({ length: 1_500_000 }, (_, k) => k);
+    const out = (await session.exchange({ v })).getChild("v")!.toArray() as Float64Array;
+    assert.equal(out[1_499_999], 3 * 1_499_999);
+    await session.close();
+  } finally {
+    await c.close();
+  }
+});

@@ -10,6 +10,16 @@
 import type { Socket, OnReadOpts } from "node:net";
 import type { ByteSource } from "../wire/bytes.js";
 
+/**
+ * Whether this runtime honours `onread` (Node itself). Bun and Deno implement
+ * `node:net` without it: their data would go to 'data' events nobody reads,
+ * so callers fall back to reading the socket as a stream there.
+ */
+export function onreadSupported(): boolean {
+  const versions = process.versions as Record<string, string | undefined>;
+  return versions.bun === undefined && versions.deno === undefined;
+}
+
 /** Where reads land when no direct read is waiting; what arrives there is copied out. */
 const SCRATCH_BYTES = 256 * 1024;
 /** Input copied out and not yet taken, above which the socket is paused (backpressure). */

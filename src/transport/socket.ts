@@ -10,7 +10,7 @@ import type { Implementation } from "../service/implementation.js";
 import { createClient, type Client, type ClientOptions } from "../client/client.js";
 import { TransportError } from "../errors.js";
 import { nodeChannel } from "./node-stream.js";
-import { SocketReads } from "./socket-reads.js";
+import { SocketReads, onreadSupported } from "./socket-reads.js";
 
 /** Where to listen: a unix socket path, or a TCP host/port (default 127.0.0.1, an ephemeral port). */
 export type SocketListenAddress = { path: string } | { host?: string; port?: number };
@@ -193,9 +193,10 @@ export async function connectUnix<S extends ServiceDefinition>(
   options: SocketClientOptions = {},
 ): Promise<Client<S>> {
   const { connectTimeoutMs, ...clientOptions } = options;
-  const reads = new SocketReads();
-  const socket = await open(() => reads.attach(net.createConnection({ path, onread: reads.onread })), `unix socket ${path}`, connectTimeoutMs);
-  return createClient(definition, nodeChannel(socket, socket, undefined, reads), { transport: "unix", ...clientOptions });
+  const reads = onreadSupported() ? new SocketReads() : null;
+  const make = () => (reads ? reads.attach(net.createConnection({ path, onread: reads.onread })) : net.createConnection({ path }));
+  const socket = await open(make, `unix socket ${path}`, connectTimeoutMs);
+  return createClient(definition, nodeChannel(socket, socket, undefined, reads ?? undefined), { transport: "unix", ...clientOptions });
 }
 
 /** Connect to a TCP server (Nagle disabled). Rejects with {@link TransportError}. */
@@ -206,14 +207,12 @@ export async function connectTcp<S extends ServiceDefinition>(
 ): Promise<Client<S>> {
   const { connectTimeoutMs, ...clientOptions } = options;
   const host = address.host ?? "127.0.0.1";
-  const reads = new SocketReads();
-  const socket = await open(
-    () => reads.attach(net.createConnection({ host, port: address.port, noDelay: true, onread: reads.onread })),
-    `tcp ${endpoint(host, address.port)}`,
-    connectTimeoutMs,
-  );
+  const reads = onreadSupported() ? new SocketReads() : null;
+  const target = { host, port: address.port, noDelay: true };
+  const make = () => (reads ? reads.attach(net.createConnection({ ...target, onread: reads.onread })) : net.createConnection(target));
+  const socket = await open(make, `tcp ${endpoint(host, address.port)}`, connectTimeoutMs);
   socket.setNoDelay(true);
-  return createClient(definition, nodeChannel(socket, socket, undefined, reads), { transport: "tcp", ...clientOptions });
+  return createClient(definition, nodeChannel(socket, socket, undefined, reads ?? undefined), { transport: "tcp", ...clientOptions });
 }
 
 /** Wait for a socket to connect; failures become TransportErrors. */

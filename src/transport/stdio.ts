@@ -13,7 +13,7 @@ import type { ServiceDefinition } from "../service/definition.js";
 import type { Implementation } from "../service/implementation.js";
 import type { ByteSource } from "../wire/bytes.js";
 import { nodeChannel, readableSource } from "./node-stream.js";
-import { SocketReads } from "./socket-reads.js";
+import { SocketReads, onreadSupported } from "./socket-reads.js";
 
 /** The reference's warning, written once when stdin or stdout is a terminal. */
 const TTY_WARNING =
@@ -53,10 +53,11 @@ function loadLibc(): Libc | null {
  * The protocol's input. When fd 0 is a pipe or a socket (a worker spawned
  * by any client), it is read through a socket of our own with `onread`, so
  * a large message lands straight in its buffer ({@link SocketReads});
- * otherwise (a file, a terminal, Windows) `process.stdin` as Node makes it.
+ * otherwise (a file, a terminal, Windows, a runtime without `onread`)
+ * `process.stdin` as the runtime makes it.
  */
 function protocolInput(): { readable: Readable; source: ByteSource } {
-  if (process.platform !== "win32") {
+  if (process.platform !== "win32" && onreadSupported()) {
     let stat: ReturnType<typeof fstatSync> | null = null;
     try {
       stat = fstatSync(0);
