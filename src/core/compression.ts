@@ -8,6 +8,7 @@ import { Decompress as ZstdDecompress, decompress as zstdDecompress } from "fzst
 import { Gunzip, Gzip, gzipSync } from "fflate";
 import { concatBytes } from "../wire/bytes.js";
 import { loadedZstdWasm, runtimeZstdWasm, type ZstdWasm } from "./zstd-wasm.js";
+import { runtimeBuiltin } from "../util/runtime.js";
 
 /** The part of the runtime's `node:zlib` used here. */
 interface RuntimeZlib {
@@ -21,15 +22,9 @@ let runtimeZlibCache: RuntimeZlib | null | undefined;
 /** The runtime's zlib, or null (browsers, edge runtimes, Node before 20.16). */
 function runtimeZlib(): RuntimeZlib | null {
   if (runtimeZlibCache !== undefined) return runtimeZlibCache;
-  runtimeZlibCache = null;
-  try {
-    const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-    const zlib = proc?.getBuiltinModule?.("node:zlib") as Partial<RuntimeZlib> | undefined;
-    if (typeof zlib?.gzipSync === "function" && typeof zlib.gzip === "function" && typeof zlib.gunzipSync === "function") runtimeZlibCache = zlib as RuntimeZlib;
-  } catch {
-    /* no runtime zlib */
-  }
-  return runtimeZlibCache;
+  const zlib = runtimeBuiltin<RuntimeZlib>("node:zlib");
+  const complete = typeof zlib?.gzipSync === "function" && typeof zlib.gzip === "function" && typeof zlib.gunzipSync === "function";
+  return (runtimeZlibCache = complete ? (zlib as RuntimeZlib) : null);
 }
 
 /** Largest `maxOutputLength` handed to the runtime's zlib (its buffers are capped near 2^31 on some runtimes). */

@@ -6,6 +6,8 @@
  * this resolves to null and callers use their pure-JS codec.
  */
 
+import { runtimeBuiltin } from "../util/runtime.js";
+
 /** What the package exports (both its directions). */
 export interface ZstdWasm {
   init(): Promise<void>;
@@ -20,8 +22,7 @@ let loaded: ZstdWasm | null = null;
 export function runtimeZstdWasm(): Promise<ZstdWasm | null> {
   return (loading ??= (async () => {
     try {
-      const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-      const mod = proc?.getBuiltinModule?.("node:module") as { createRequire?: (from: string) => (id: string) => unknown } | undefined;
+      const mod = runtimeBuiltin<{ createRequire(from: string): (id: string) => unknown }>("node:module");
       if (typeof mod?.createRequire !== "function") return null;
       const z = mod.createRequire(import.meta.url)("@bokuweb/zstd-wasm") as ZstdWasm;
       await z.init();

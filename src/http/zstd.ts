@@ -10,6 +10,7 @@
  */
 
 import { runtimeZstdWasm } from "../core/zstd-wasm.js";
+import { runtimeBuiltin } from "../util/runtime.js";
 
 type Compress = (data: Uint8Array) => Uint8Array;
 
@@ -25,16 +26,11 @@ let native: Compress | null | undefined;
 function runtimeCodec(): Compress | null {
   if (native !== undefined) return native;
   native = null;
-  try {
-    type ZstdSync = (data: Uint8Array, options?: { params?: Record<number, number> }) => Uint8Array;
-    const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-    const zlib = proc?.getBuiltinModule?.("node:zlib") as { zstdCompressSync?: ZstdSync } | undefined;
-    const fn = zlib?.zstdCompressSync;
-    // ZSTD_c_compressionLevel = 100, ZSTD_c_contentSizeFlag = 200
-    if (typeof fn === "function") native = (data) => new Uint8Array(fn.call(zlib, data, { params: { 100: 1, 200: 1 } }));
-  } catch {
-    /* no runtime codec */
-  }
+  type ZstdSync = (data: Uint8Array, options?: { params?: Record<number, number> }) => Uint8Array;
+  const zlib = runtimeBuiltin<{ zstdCompressSync: ZstdSync }>("node:zlib");
+  const fn = zlib?.zstdCompressSync;
+  // ZSTD_c_compressionLevel = 100, ZSTD_c_contentSizeFlag = 200
+  if (typeof fn === "function") native = (data) => new Uint8Array(fn.call(zlib, data, { params: { 100: 1, 200: 1 } }));
   return native;
 }
 

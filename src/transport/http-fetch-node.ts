@@ -55,7 +55,7 @@ export function nodeFetch(options: NodeFetchOptions = {}): typeof fetch {
     const headers = new Headers(init.headers);
     for (let redirects = 0; ; redirects++) {
       signal?.throwIfAborted();
-      const res = await exchange(url, method, headers, payload, signal, url.protocol === "https:" ? https : http);
+      const res = await requestOnce(url, method, headers, payload, signal, url.protocol === "https:" ? https : http);
       const location = res.headers.location;
       if (!REDIRECT.has(res.statusCode ?? 0) || typeof location !== "string" || init.redirect === "manual") return toResponse(res, method);
       res.resume();
@@ -82,7 +82,7 @@ export function nodeFetch(options: NodeFetchOptions = {}): typeof fetch {
  * while idle) is sent once more on a new one, as Node's documentation
  * advises; nothing of it reached the application then.
  */
-function exchange(url: URL, method: string, headers: Headers, body: Body, signal: AbortSignal | undefined, agent: HttpAgent): Promise<IncomingMessage> {
+function requestOnce(url: URL, method: string, headers: Headers, body: Body, signal: AbortSignal | undefined, agent: HttpAgent): Promise<IncomingMessage> {
   const bytes = typeof body === "string" ? Buffer.from(body) : body;
   const head: Record<string, string> = {};
   headers.forEach((v, k) => (head[k] = v));

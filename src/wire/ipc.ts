@@ -15,7 +15,7 @@ import {
   RecordBatchStreamWriter,
   Schema,
 } from "apache-arrow";
-import { ExactReader, type ByteSource, type Bytes, concatBytes } from "./bytes.js";
+import { ExactReader, type ByteSource, type Bytes, bytesLength, concatBytes } from "./bytes.js";
 import { IdleTimeoutError, MessageTimeoutError, messageBudgetMs, type ByteStreamLimits } from "./limits.js";
 import { IpcFormatError, IpcValidationError } from "./ipc-errors.js";
 import { verifyMessageMetadata } from "./flatbuffer-verify.js";
@@ -547,11 +547,7 @@ export class IpcStreamWriter {
 
 /** Encode a whole IPC stream (schema, batches, EOS) to one buffer. */
 export function encodeStream(schema: Schema, batches: readonly RecordBatch[]): Uint8Array {
-  const w = new IpcStreamWriter(schema);
-  const parts = [w.take()];
-  for (const b of batches) parts.push(w.write(b));
-  parts.push(w.end());
-  return concatBytes(parts);
+  return concatBytes(streamParts(schema, batches));
 }
 
 /**
@@ -559,14 +555,19 @@ export function encodeStream(schema: Schema, batches: readonly RecordBatch[]): U
  * large batch stay views (not copied); a small stream is one buffer.
  */
 export function encodeStreamParts(schema: Schema, batches: readonly RecordBatch[]): Bytes {
+  const parts = streamParts(schema, batches);
+  const size = bytesLength(parts);
+  // A small stream is one buffer: one plain write beats a gather of small pieces.
+  return size < GATHER_MIN_BYTES ? concatBytes(parts, size) : parts;
+}
+
+/** The parts of a whole stream: schema, batches (see {@link IpcStreamWriter.writeParts}), EOS. */
+function streamParts(schema: Schema, batches: readonly RecordBatch[]): Uint8Array[] {
   const w = new IpcStreamWriter(schema);
   const parts = [w.take()];
   for (const b of batches) parts.push(...w.writeParts(b));
   parts.push(w.end());
-  let size = 0;
-  for (const p of parts) size += p.byteLength;
-  // A small stream is one buffer: one plain write beats a gather of small pieces.
-  return size < GATHER_MIN_BYTES ? concatBytes(parts, size) : parts;
+  return parts;
 }
 
 /**
