@@ -8,7 +8,7 @@
  * the server a client chose, the client that spawned a worker.
  */
 import type { Socket, OnReadOpts } from "node:net";
-import type { ByteSource } from "../wire/bytes.js";
+import { copyBytes, type ByteSource } from "../wire/bytes.js";
 
 /**
  * Whether this runtime honours `onread` (Node itself). Bun and Deno implement
@@ -120,7 +120,7 @@ export class SocketReads implements ByteSource {
       bytes = bytes.subarray(k);
       if (bytes.byteLength === 0) return true;
     }
-    const copy = bytes.slice(); // the scratch is reused by the next read
+    const copy = copyBytes(bytes); // the scratch is reused by the next read
     const reader = this.reader;
     if (reader && this.queue.length === 0) {
       this.reader = null;

@@ -56,6 +56,42 @@ export function bytesLength(bytes: Bytes): number {
   return n;
 }
 
+/** Buffers of at most this many bytes are carved out of a shared slab by {@link smallBytes}. */
+const SMALL_MAX_BYTES = 2 * 1024;
+/** The size of each slab. */
+const SLAB_BYTES = 16 * 1024;
+let slab = new Uint8Array(0);
+let slabAt = 0;
+
+/**
+ * A zero-filled buffer of `n` bytes, 8-byte aligned; small ones are views
+ * of a shared slab, never handed out twice. Every typed array allocated off
+ * the JS heap can start a young-generation GC once large buffers (a bulk
+ * message being read, the batch before it) fill the young generation, and
+ * two in a row promote those large buffers to the old generation, which only
+ * a full GC frees: a slab makes the small buffers of the per-message path
+ * (heads, short reads) one allocation per 16 KiB. A view kept alive keeps
+ * its slab (at most 16 KiB) alive, as Node's Buffer pool does. A view's
+ * `buffer` is the slab: use its byteOffset.
+ */
+export function smallBytes(n: number): Uint8Array {
+  if (n > SMALL_MAX_BYTES) return new Uint8Array(n);
+  if (slabAt + n > slab.byteLength) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabAt = 0;
+  }
+  const out = slab.subarray(slabAt, slabAt + n);
+  slabAt += (n + 7) & ~7;
+  return out;
+}
+
+/** A copy of `bytes` (see {@link smallBytes}). */
+export function copyBytes(bytes: Uint8Array): Uint8Array {
+  const out = smallBytes(bytes.byteLength);
+  out.set(bytes);
+  return out;
+}
+
 /** Concatenate chunks into one buffer (returns the single chunk unchanged). */
 export function concatBytes(chunks: readonly Uint8Array[], total?: number): Uint8Array {
   if (chunks.length === 1) return chunks[0]!;

@@ -15,7 +15,7 @@ import {
   RecordBatchStreamWriter,
   Schema,
 } from "apache-arrow";
-import { ExactReader, type ByteSource, type Bytes, bytesLength, concatBytes } from "./bytes.js";
+import { ExactReader, type ByteSource, type Bytes, bytesLength, concatBytes, smallBytes } from "./bytes.js";
 import { IdleTimeoutError, MessageTimeoutError, messageBudgetMs, type ByteStreamLimits } from "./limits.js";
 import { IpcFormatError, IpcValidationError } from "./ipc-errors.js";
 import { verifyMessageMetadata } from "./flatbuffer-verify.js";
@@ -136,8 +136,8 @@ export class MessageFramer {
     // 8-byte alignment; a body sliced out of a transport chunk may lack it.
     if (body.byteOffset % 8 !== 0) body = body.slice();
     // Re-frame with a continuation marker (legacy streams omit it).
-    const head = new Uint8Array(8 + metaLength);
-    const dv = new DataView(head.buffer);
+    const head = smallBytes(8 + metaLength);
+    const dv = new DataView(head.buffer, head.byteOffset, 8);
     dv.setUint32(0, CONTINUATION, true);
     dv.setInt32(4, metaLength, true);
     head.set(meta, 8);
@@ -395,9 +395,9 @@ function frameParts(fb: Uint8Array, buffers: readonly ArrayBufferView[], bodyLen
   let small: { at: number; bytes: Uint8Array }[] = [];
   const flush = (end: number) => {
     if (end <= runStart) return;
-    const run = new Uint8Array(end - runStart);
+    const run = smallBytes(end - runStart);
     if (runStart === 0) {
-      const dv = new DataView(run.buffer);
+      const dv = new DataView(run.buffer, run.byteOffset, 8);
       dv.setInt32(0, -1, true);
       dv.setInt32(4, aligned - 8, true);
       run.set(fb, 8);
@@ -530,9 +530,18 @@ export class IpcStreamWriter {
       this.writer.write(batch);
       return [this.take()];
     }
-    const msg = recordBatchMessage(batch);
+    const msg = this.encodeRecordBatch(batch);
     if (this.pending) msg.unshift(this.take());
     return msg;
+  }
+
+  /** The last empty batch without metadata written, and its bytes: a producer's ticks are one such batch, sent again and again. */
+  private empty: { batch: RecordBatch; bytes: Uint8Array } | null = null;
+
+  private encodeRecordBatch(batch: RecordBatch): Uint8Array[] {
+    if (batch.numRows !== 0 || (batch.metadata && batch.metadata.size > 0)) return recordBatchMessage(batch);
+    if (this.empty?.batch !== batch) this.empty = { batch, bytes: concatBytes(recordBatchMessage(batch)) };
+    return [this.empty.bytes];
   }
 
   /** Finish the stream; returns the remaining bytes including the EOS marker. */
