@@ -163,6 +163,27 @@ describe("server limits (TCP)", () => {
     assert.match(Buffer.from(reply).toString("latin1"), /exceeds the limit of 269484032 bytes/);
   });
 
+  test("large declared messages are read into buffers of their size only within maxPreallocatedBytes, shared by all connections", { timeout: 20_000 }, async () => {
+    const declared = 40 << 20;
+    const server = await start({ maxPreallocatedBytes: 64 << 20 });
+    const f = addRequest();
+    const base = process.memoryUsage().arrayBuffers;
+    const raws = [];
+    for (let i = 0; i < 6; i++) {
+      const raw = await rawConnect(server.address as TcpAddress);
+      raw.socket.write(f.schema);
+      raw.socket.write(f.batchHead(declared));
+      raw.socket.write(new Uint8Array(3 << 20)); // over a sixteenth of the body, then silence
+      raws.push(raw);
+    }
+    await sleep(800);
+    const grown = process.memoryUsage().arrayBuffers - base;
+    // One connection got a 40 MiB buffer (two would pass the budget); the others hold the 3 MiB they sent.
+    assert.ok(grown < 100 << 20, `${grown >> 20} MiB allocated for 6 × 40 MiB declared`);
+    assert.ok(raws.every((r) => r.isOpen()), "stalled connections wait within their deadline");
+    for (const r of raws) r.socket.destroy();
+  });
+
   test("a started message that stalls is cut off after messageTimeoutMs", { timeout: 10_000 }, async () => {
     const server = await start({ messageTimeoutMs: 300 });
     const raw = await rawConnect(server.address as TcpAddress);

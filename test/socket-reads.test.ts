@@ -14,10 +14,10 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SocketReads } from "../src/transport/socket-reads.js";
-import { defineService, producer, t, type OutputCollector } from "../src/index.js";
+import { defineService, producer, t, type Client, type OutputCollector } from "../src/index.js";
 import { fileURLToPath } from "node:url";
 import { connect, connectTcp, connectUnix, serveSocket } from "../src/node.js";
-import { Echo } from "./fixtures/echo-service.js";
+import { Echo, echoImpl } from "./fixtures/echo-service.js";
 
 /** Byte i of the test stream. */
 const byteAt = (i: number) => (i * 31 + (i >>> 13)) & 0xff;
@@ -168,20 +168,42 @@ for (const transport of ["unix", "tcp"] as const) {
   });
 }
 
+/** Exchange inputs of mixed sizes, checked on their way back (doubled). */
+async function scaleRoundTrips(client: Client<typeof Echo>) {
+  const session = await client.scale({ factor: 2 });
+  let base = 0;
+  for (const rows of [3, 700_000, 1, 2_000_000, 5, 300_000]) {
+    const v = Float64Array.from({ length: rows }, (_, k) => base + k);
+    const out = (await session.exchange({ v })).getChild("v")!.toArray() as Float64Array;
+    assert.equal(out.length, rows);
+    for (const k of [0, rows >> 1, rows - 1]) assert.equal(out[k], 2 * (base + k));
+    base += rows;
+  }
+  await session.close();
+}
+
+for (const maxPreallocatedBytes of [undefined, 0, 10_000_000]) {
+  test(`a unix socket server takes large exchange inputs intact (maxPreallocatedBytes: ${maxPreallocatedBytes ?? "default"})`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vgi-in-"));
+    const path = join(dir, "s.sock");
+    const server = await serveSocket(Echo, echoImpl, { path }, { maxPreallocatedBytes });
+    const client = await connectUnix(Echo, path);
+    try {
+      await scaleRoundTrips(client);
+      assert.equal(await client.add({ a: 1, b: 2 }), 3);
+    } finally {
+      await client.close();
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
 test("a worker's stdin pipe takes large exchange inputs, between small ones, intact", async () => {
   const worker = fileURLToPath(new URL("./fixtures/echo-worker.js", import.meta.url));
   const client = connect(Echo, [process.execPath, worker]);
   try {
-    const session = await client.scale({ factor: 2 });
-    let base = 0;
-    for (const rows of [3, 700_000, 1, 2_000_000, 5, 300_000]) {
-      const v = Float64Array.from({ length: rows }, (_, k) => base + k);
-      const out = (await session.exchange({ v })).getChild("v")!.toArray() as Float64Array;
-      assert.equal(out.length, rows);
-      for (const k of [0, rows >> 1, rows - 1]) assert.equal(out[k], 2 * (base + k));
-      base += rows;
-    }
-    await session.close();
+    await scaleRoundTrips(client);
     assert.equal(await client.add({ a: 1, b: 2 }), 3);
   } finally {
     await client.close();

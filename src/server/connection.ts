@@ -8,7 +8,7 @@ import type { RecordBatch, Schema } from "apache-arrow";
 import { IpcStreamReader, IpcStreamWriter, MessageFramer, encodeStream, encodeStreamParts } from "../wire/ipc.js";
 import { IdleTimeoutError, MessageTimeoutError, WriteTimeoutError, messageBudgetMs, withDefaultLimits } from "../wire/limits.js";
 import { Keys } from "../wire/keys.js";
-import { bytesLength, writeParts, type ByteChannel, type Bytes } from "../wire/bytes.js";
+import { bytesLength, writeParts, type ByteBudget, type ByteChannel, type Bytes } from "../wire/bytes.js";
 import { randomHex } from "../util/ids.js";
 import type { MethodDef } from "../service/definition.js";
 import {
@@ -34,6 +34,8 @@ import type { IpcValidationLevel } from "../wire/validate.js";
 export interface ConnectionHost extends DispatchHost {
   readonly options: ServerOptions;
   readonly ipcValidation: IpcValidationLevel;
+  /** Shared by the server's connections: what their reads may allocate ahead of the bytes. */
+  readonly preallocation: ByteBudget;
 }
 
 /** How long a connection that failed reads on, discarding, so the error written before is not lost to a reset. */
@@ -68,7 +70,12 @@ export class Connection {
     private readonly info: ConnectionInfo,
   ) {
     const o = server.options;
-    this.framer = new MessageFramer(channel.source, { ...withDefaultLimits(o), idleTimeoutMs: o.idleTimeoutMs, ipcValidation: server.ipcValidation });
+    this.framer = new MessageFramer(channel.source, {
+      ...withDefaultLimits(o),
+      idleTimeoutMs: o.idleTimeoutMs,
+      ipcValidation: server.ipcValidation,
+      preallocate: server.preallocation,
+    });
   }
 
   /** Write to the peer; a failed write means the peer is gone. */

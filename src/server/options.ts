@@ -67,6 +67,16 @@ export interface ServerOptions extends ByteStreamLimits {
    * next input batch). Default: none; `serveSocket` defaults it to 300 000.
    */
   idleTimeoutMs?: number;
+  /**
+   * Byte streams: memory all connections together may allocate for large
+   * messages declared and not yet received (bytes, default 512 MiB). A
+   * message within it is read into one buffer of its declared size once a
+   * sixteenth of it has arrived (peak: the message); otherwise its chunks are
+   * kept as they arrive and joined at its end (peak: twice the message). 0
+   * never allocates ahead. Stdio workers read their stdin directly anyway
+   * (their client spawned them).
+   */
+  maxPreallocatedBytes?: number;
   /** Called after each completed call. */
   onCall?: (record: CallRecord) => void;
   /**

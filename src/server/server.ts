@@ -5,7 +5,8 @@
  * server through `src/http/server.ts`.
  */
 import type { RecordBatch } from "apache-arrow";
-import type { ByteChannel } from "../wire/bytes.js";
+import { byteBudget, type ByteBudget, type ByteChannel } from "../wire/bytes.js";
+import { DEFAULT_MAX_PREALLOCATED_BYTES } from "../wire/limits.js";
 import { Keys } from "../wire/keys.js";
 import { resolveIpcValidation, type IpcValidationLevel } from "../wire/validate.js";
 import type { ServerInterceptor } from "./interceptors.js";
@@ -35,6 +36,8 @@ export class RpcServer<S extends ServiceDefinition = ServiceDefinition> implemen
   readonly logSink: ServerLogSink;
   /** Validation level of incoming IPC batches (resolved once from the option or the environment). */
   readonly ipcValidation: IpcValidationLevel;
+  /** What this server's byte-stream connections together may allocate for messages not yet received (`maxPreallocatedBytes`). */
+  readonly preallocation: ByteBudget;
   readonly includeTracebacks: boolean;
   readonly interceptors: readonly ServerInterceptor[];
   /** Hosted protocols by wire name (the routing key). */
@@ -50,6 +53,7 @@ export class RpcServer<S extends ServiceDefinition = ServiceDefinition> implemen
     this.describeEnabled = options.describe ?? true;
     this.logSink = options.logger ?? warningsToConsole;
     this.ipcValidation = resolveIpcValidation(options.ipcValidation);
+    this.preallocation = byteBudget(options.maxPreallocatedBytes ?? DEFAULT_MAX_PREALLOCATED_BYTES);
     this.includeTracebacks = options.includeTracebacks ?? true;
     this.interceptors = [...(options.interceptors ?? [])];
     this.bind(definition, implementation as unknown as AnyImpl);

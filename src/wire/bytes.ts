@@ -106,6 +106,29 @@ export function concatBytes(chunks: readonly Uint8Array[], total?: number): Uint
   return out;
 }
 
+/** Memory a group of readers may allocate ahead of the bytes that fill it (see {@link ExactReader}). */
+export interface ByteBudget {
+  /** Take `n` bytes of the budget; false (and nothing taken) when fewer are left. */
+  take(n: number): boolean;
+  /** Give back `n` bytes taken before. */
+  give(n: number): void;
+}
+
+/** A {@link ByteBudget} of `limit` bytes (0: nothing is ever preallocated). */
+export function byteBudget(limit: number): ByteBudget {
+  let left = limit;
+  return {
+    take(n) {
+      if (n > left) return false;
+      left -= n;
+      return true;
+    },
+    give(n) {
+      left += n;
+    },
+  };
+}
+
 /**
  * Reads exact byte counts from a {@link ByteSource}, buffering partial chunks.
  * Short reads are handled by looping; no read ever over-consumes past what was asked.
@@ -126,13 +149,16 @@ export class ExactReader {
    * `preallocate`: a large read allocates its whole buffer at once and
    * copies chunks into it as they arrive (peak: the message plus one chunk),
    * instead of holding every chunk until the last one is in and copying
-   * them together (peak: twice the message). Only for a peer trusted with
-   * the cost of a declared size (a client reading the server it chose): the
-   * buffer exists before the bytes do.
+   * them together (peak: twice the message). The buffer exists before the
+   * bytes do: `true` is for a peer trusted with the cost of a declared size
+   * (a client reading the server it chose); a {@link ByteBudget} is for the
+   * others (a server's clients): a read is preallocated only once a
+   * sixteenth of it has arrived, and only while the budget, shared by every
+   * reader given it, covers it; otherwise chunks are kept and joined.
    */
   constructor(
     private readonly source: ByteSource,
-    private readonly preallocate = false,
+    private readonly preallocate: boolean | ByteBudget = false,
   ) {}
 
   /** Bytes currently buffered (already pulled from the source). */
@@ -229,7 +255,18 @@ export class ExactReader {
   async readExact(n: number): Promise<Uint8Array | null> {
     if (this.buffered < n && n - this.buffered >= DIRECT_READ_MIN && !this.eof) {
       if (this.source.readInto) return this.readDirect(n, (into) => this.source.readInto!(into));
-      if (this.preallocate) return this.readDirect(n, (into) => this.readChunkInto(into));
+      if (this.preallocate === true) return this.readDirect(n, (into) => this.readChunkInto(into));
+      if (this.preallocate) {
+        const budget = this.preallocate;
+        while (this.buffered < n / 16 && (await this.fill()));
+        if (this.buffered < n && !this.eof && budget.take(n)) {
+          try {
+            return await this.readDirect(n, (into) => this.readChunkInto(into));
+          } finally {
+            budget.give(n);
+          }
+        }
+      }
     }
     while (this.buffered < n) {
       if (!(await this.fill())) {

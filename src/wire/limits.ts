@@ -12,6 +12,8 @@ export const FRAMING_HEADROOM = 1024 * 1024;
  * fits one call in either direction.
  */
 export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024 + FRAMING_HEADROOM;
+/** Default memory a server's byte-stream connections may allocate ahead of the bytes of large messages (512 MiB: two of the largest). */
+export const DEFAULT_MAX_PREALLOCATED_BYTES = 512 * 1024 * 1024;
 /** Default base budget for one message, from its first byte (30 s). */
 export const DEFAULT_MESSAGE_TIMEOUT_MS = 30_000;
 /** Default slowest accepted body rate; a message's budget grows by `bodyBytes / rate` (1 MiB/s). */
