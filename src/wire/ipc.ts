@@ -15,7 +15,7 @@ import {
   RecordBatchStreamWriter,
   Schema,
 } from "apache-arrow";
-import { ExactReader, type ByteSource, type Bytes, bytesLength, concatBytes, smallBytes } from "./bytes.js";
+import { ExactReader, type ByteBudget, type ByteSource, type Bytes, bytesLength, concatBytes, smallBytes } from "./bytes.js";
 import { IdleTimeoutError, MessageTimeoutError, messageBudgetMs, type ByteStreamLimits } from "./limits.js";
 import { IpcFormatError, IpcValidationError } from "./ipc-errors.js";
 import { verifyMessageMetadata } from "./flatbuffer-verify.js";
@@ -50,8 +50,8 @@ export interface FramerOptions extends ByteStreamLimits {
   idleTimeoutMs?: number;
   /** Validation of the batches of every stream read through this framer (default: `VGI_RPC_IPC_VALIDATION`, else full). */
   ipcValidation?: IpcValidationLevel;
-  /** Allocate a large message's buffer once its size is declared (see {@link ExactReader}); for clients only. */
-  preallocate?: boolean;
+  /** Allocate a large message's buffer once its size is declared: `true` for a trusted peer, else under a budget (see {@link ExactReader}). */
+  preallocate?: boolean | ByteBudget;
 }
 
 /** Reads framed IPC messages from a byte source. */
@@ -593,14 +593,33 @@ export function deserializeSchema(bytes: Uint8Array): Schema {
   return decodeStreamSync(concatBytes([bytes, EOS_BYTES])).schema;
 }
 
+/**
+ * Schema messages decoded lately, by their metadata bytes: every request and
+ * every response opens a stream with one, and a service repeats the same few,
+ * so these are verified and decoded once.
+ */
+const decodedSchemaMessages = new Map<string, Message>();
+const DECODED_SCHEMA_MESSAGES = 64;
+/** Metadata up to this size is looked up in {@link decodedSchemaMessages}. */
+const SCHEMA_KEY_MAX_BYTES = 4096;
+
 /** Decode a message's flatbuffer metadata after verifying its bounds. Throws IpcFormatError. */
 function decodeMessage(meta: Uint8Array): Message {
+  const key = meta.byteLength <= SCHEMA_KEY_MAX_BYTES ? latin1.decode(meta) : null;
+  const known = key === null ? undefined : decodedSchemaMessages.get(key);
+  if (known) return known;
   verifyMessageMetadata(meta);
+  let message: Message;
   try {
-    return Message.decode(meta);
+    message = Message.decode(meta);
   } catch (e) {
     throw new IpcFormatError(`malformed IPC message metadata: ${(e as Error).message}`);
   }
+  if (key !== null && message.headerType === MessageHeader.Schema) {
+    if (decodedSchemaMessages.size >= DECODED_SCHEMA_MESSAGES) decodedSchemaMessages.delete(decodedSchemaMessages.keys().next().value!);
+    decodedSchemaMessages.set(key, message);
+  }
+  return message;
 }
 
 /**

@@ -1,13 +1,14 @@
 /**
- * The per-message path's small buffers: carved from shared slabs (never
- * handed out twice, zero-filled, 8-byte aligned), and a producer's repeated
- * tick encoded once per stream.
+ * What the per-message path does once instead of per message: small
+ * buffers carved from shared slabs (never handed out twice, zero-filled,
+ * 8-byte aligned), a producer's repeated tick encoded once per stream, and a
+ * schema message seen before decoded once.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Field, Float64, RecordBatch, Schema, makeData, Struct } from "apache-arrow";
 import { concatBytes, copyBytes, smallBytes, type ByteSource } from "../src/wire/bytes.js";
-import { IpcStreamWriter, MessageFramer, decodeStreamSync } from "../src/wire/ipc.js";
+import { IpcFormatError, IpcStreamWriter, MessageFramer, decodeStreamSync, encodeStream } from "../src/wire/ipc.js";
 
 test("small buffers never overlap, start zeroed and 8-byte aligned; large ones are their own", () => {
   const sizes = [1, 7, 8, 9, 100, 333, 2048, 2049, 4096, 15, 1000, 3, 0, 512];
@@ -79,4 +80,22 @@ test("message heads from slabs frame correctly when read back one small chunk at
     assert.equal(dv.getInt32(4, true), h.byteLength - 8);
   }
   assert.ok(heads.some((h) => h.byteOffset > 0), "some heads are slab views");
+});
+
+test("a schema message seen before is decoded once; a damaged copy of it is still verified and refused", async () => {
+  const schema = new Schema([new Field("cached_schema_probe", new Float64(), true)]);
+  const stream = encodeStream(schema, []);
+  const firstMessage = async (bytes: Uint8Array) => {
+    let done = false;
+    const framer = new MessageFramer({ read: async () => (done ? null : ((done = true), bytes.slice())) });
+    return framer.next();
+  };
+  const a = await firstMessage(stream);
+  const b = await firstMessage(stream);
+  assert.ok(a !== null && a !== "eos" && b !== null && b !== "eos");
+  assert.equal(a.message, b.message, "the second read reuses the first decode");
+  // The flatbuffer's root offset (just after the 8-byte prefix) pointed past the metadata: not a cached key, refused.
+  const damaged = stream.slice();
+  new DataView(damaged.buffer).setUint32(8, 0x7fff_fff0, true);
+  await assert.rejects(firstMessage(damaged), IpcFormatError);
 });
