@@ -7,6 +7,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { decompress as zstdDecompress } from "fzstd";
@@ -345,6 +346,25 @@ describe("HTTP server", () => {
       assert.equal(value(r.bytes), expected);
     } finally {
       await off.listener.close();
+    }
+  });
+
+  test("a large response that a sample shows incompressible goes uncompressed; a compressible one is compressed", async () => {
+    const headers = { "X-VGI-Accept-Encoding": "zstd" };
+    const big = await start();
+    try {
+      const random = randomBytes(2 << 20);
+      let r = await rawPost(big.url(`/${PROTOCOL}/echo_bytes`), requestBody("echo_bytes", { data: random }), headers);
+      assert.equal(r.status, 200);
+      assert.equal(r.headers["x-vgi-content-encoding"], undefined, "random bytes are sent as they are");
+      assert.deepEqual(decodeStreamSync(r.bytes).batches[0]!.getChild("result")!.get(0), new Uint8Array(random));
+      const repetitive = new Uint8Array(2 << 20).map((_, i) => i % 251);
+      r = await rawPost(big.url(`/${PROTOCOL}/echo_bytes`), requestBody("echo_bytes", { data: repetitive }), headers);
+      assert.equal(r.headers["x-vgi-content-encoding"], "zstd");
+      assert.ok(r.bytes.byteLength < repetitive.byteLength / 4);
+      assert.deepEqual(decodeStreamSync(zstdDecompress(r.bytes)).batches[0]!.getChild("result")!.get(0), repetitive);
+    } finally {
+      await big.listener.close();
     }
   });
 

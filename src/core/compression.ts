@@ -6,7 +6,7 @@
  */
 import { Decompress as ZstdDecompress, decompress as zstdDecompress } from "fzstd";
 import { Gunzip, Gzip, gzipSync } from "fflate";
-import { concatBytes } from "../wire/bytes.js";
+import { concatBytes, type ByteBudget } from "../wire/bytes.js";
 import { loadedZstdWasm, runtimeZstdWasm, type ZstdWasm } from "./zstd-wasm.js";
 import { runtimeBuiltin } from "../util/runtime.js";
 
@@ -253,6 +253,21 @@ export function decodeBody(body: Uint8Array, contentEncoding: string | null, lim
   return data;
 }
 
+/** Bodies from this size on are compressed (the client's `"auto"` requests, the server's responses) only if a sample of them shrinks. */
+const SAMPLED_BODY = 1024 * 1024;
+const SAMPLE_BYTES = 64 * 1024;
+
+/**
+ * Whether compressing `body` is worth its time: always for small bodies;
+ * for a large one, when a 64 KiB sample from its middle gzips to nine tenths
+ * or less (random or already-compressed data would only be copied, slowly).
+ */
+export function worthCompressing(body: Uint8Array): boolean {
+  if (body.byteLength < SAMPLED_BODY) return true;
+  const at = (body.byteLength >> 1) - (SAMPLE_BYTES >> 1);
+  return gzipEncode(body.subarray(at, at + SAMPLE_BYTES)).byteLength < SAMPLE_BYTES * 0.9;
+}
+
 /** gzip a body (level 1: these are fresh, mostly incompressible Arrow buffers; speed wins). */
 export function gzipEncode(body: Uint8Array): Uint8Array {
   const zlib = runtimeZlib();
@@ -339,24 +354,72 @@ export function negotiate(accept: string | null, producible: readonly string[]):
   return chooseResponseCoding(null, accept, producible)?.coding ?? null;
 }
 
+/** Declared bodies from this size on are read into one buffer of their size (see {@link readLimited}). */
+const PREALLOCATE_MIN_BYTES = 1024 * 1024;
+
 /**
  * Read a body stream into one buffer, giving up (null, stream cancelled) as
  * soon as it passes `limit` bytes.
+ *
+ * `declared` (its Content-Length, when there is one) lets a large body be
+ * read into one buffer of that size as it arrives, instead of keeping its
+ * chunks and joining them at the end (half the peak memory). Without a
+ * `budget` the declared size is trusted at once (a client reading the server
+ * it chose); with one (a server reading its clients), only once a sixteenth
+ * of the body has arrived and while the budget covers it.
  */
-export async function readLimited(body: ReadableStream<Uint8Array> | null, limit = Number.MAX_SAFE_INTEGER): Promise<Uint8Array | null> {
+export async function readLimited(
+  body: ReadableStream<Uint8Array> | null,
+  limit = Number.MAX_SAFE_INTEGER,
+  declared?: number,
+  budget?: ByteBudget,
+): Promise<Uint8Array | null> {
   if (!body) return new Uint8Array(0);
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      return null;
+  const wanted = declared !== undefined && Number.isSafeInteger(declared) && declared >= PREALLOCATE_MIN_BYTES && declared <= limit ? declared : 0;
+  // The body's buffer, once allocated: chunks are copied in as they arrive.
+  let into: Uint8Array | null = null;
+  let preallocated = false;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        await reader.cancel().catch(() => {});
+        return null;
+      }
+      if (into) {
+        if (size <= into.byteLength) {
+          into.set(value, size - value.byteLength);
+          continue;
+        }
+        // Longer than declared: back to chunks.
+        chunks.push(into.subarray(0, size - value.byteLength));
+        into = null;
+      }
+      chunks.push(value);
+      if (wanted && !preallocated && size < wanted && (!budget || (size >= wanted / 16 && budget.take(wanted)))) {
+        preallocated = true;
+        into = concatInto(new Uint8Array(wanted), chunks);
+        chunks.length = 0;
+      }
     }
-    chunks.push(value);
+  } finally {
+    if (preallocated) budget?.give(wanted);
   }
+  if (into) return size === into.byteLength ? into : into.subarray(0, size);
   return concatBytes(chunks, size);
+}
+
+/** `chunks` copied to the start of `out`; returns `out`. */
+function concatInto(out: Uint8Array, chunks: readonly Uint8Array[]): Uint8Array {
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
 }

@@ -52,7 +52,8 @@ function decodeResponse(body: Uint8Array, headers: Headers, limit: number, statu
 
 /** Read a response body, failing as soon as it passes `limit` bytes. */
 async function readBody(res: Response, limit: number): Promise<Uint8Array> {
-  const body = await readLimited(res.body, limit);
+  const length = res.headers.get("Content-Length");
+  const body = await readLimited(res.body, limit, length === null ? undefined : Number(length));
   if (body === null) throw tooLarge(`HTTP response exceeds maxResponseBytes (more than ${limit} bytes)`);
   return body;
 }

@@ -14,7 +14,7 @@ import { encodeStream } from "../wire/ipc.js";
 import { resolveIpcValidation, type IpcValidationLevel } from "../wire/validate.js";
 import { ProtocolError, RpcError, TransportError } from "../errors.js";
 import { ARROW_CONTENT_TYPE, DEFAULT_MAX_BODY_BYTES, Headers_, MIN_RESPONSE_BUDGET, rpcPath } from "./headers.js";
-import { gzipEncode, gzipEncodeAsync, yieldToEventLoop } from "../core/compression.js";
+import { gzipEncodeAsync, worthCompressing, yieldToEventLoop } from "../core/compression.js";
 import type { UploadUrl } from "./upload-urls.js";
 import type { HttpClientOptions } from "./client-options.js";
 import { parseCapabilities, type HttpCapabilities } from "./client-capabilities.js";
@@ -30,21 +30,6 @@ const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const LARGE_BODY = 1024 * 1024;
 
 type Suffix = "init" | "exchange";
-
-/** Bodies from this size on are gzipped (in `"auto"` mode) only if a sample of them shrinks. */
-const SAMPLED_BODY = 1024 * 1024;
-const SAMPLE_BYTES = 64 * 1024;
-
-/**
- * Whether gzip is worth its time on `body`: always for small bodies; for a
- * large one, when a 64 KiB sample from its middle shrinks by a tenth or
- * more (random or already-compressed data would only be copied, slowly).
- */
-function worthCompressing(body: Uint8Array): boolean {
-  if (body.byteLength < SAMPLED_BODY) return true;
-  const at = (body.byteLength >> 1) - (SAMPLE_BYTES >> 1);
-  return gzipEncode(body.subarray(at, at + SAMPLE_BYTES)).byteLength < SAMPLE_BYTES * 0.9;
-}
 
 /** The HTTP implementation of {@link CallTransport}. Calls may run concurrently. */
 export class HttpTransport implements CallTransport, HttpStreamIO, UploadIO {

@@ -20,7 +20,7 @@ import { ErrorKind, ErrorType, Refusal, ServiceError } from "../errors.js";
 import { reportCall } from "../server/call-record.js";
 import { errorMessage, resolveRequest, runUnary, type Binding, type DispatchHost } from "../server/dispatch.js";
 import { AuthError, type Authenticate } from "./auth.js";
-import { BadEncodingError, BodyTooLargeError, readLimited, DECODABLE, ENCODABLE, UnsupportedEncodingError, decodeBody, gzipEncode, chooseResponseCoding, prepareDecode } from "../core/compression.js";
+import { BadEncodingError, BodyTooLargeError, readLimited, DECODABLE, ENCODABLE, UnsupportedEncodingError, decodeBody, gzipEncode, chooseResponseCoding, prepareDecode, worthCompressing } from "../core/compression.js";
 import { zstdEncode } from "./zstd.js";
 import { UPLOAD_URL_METHOD, UPLOAD_URL_SCHEMA, requestedCount, vendUploadUrls, type UploadUrlProvider } from "./upload-urls.js";
 import type { ExternalFetchOptions } from "../external/fetch.js";
@@ -60,7 +60,11 @@ export interface HttpServerOptions extends ServerOptions {
   corsOrigins?: readonly string[] | "*";
   /** Classes of the stream states, so continuations can restore them on any process. */
   stateClasses?: readonly StateClass[];
-  /** Compress responses (zstd or gzip) when the client asks (default true). */
+  /**
+   * Compress responses (zstd or gzip) when the client asks (default true).
+   * A response of 1 MiB or more goes uncompressed when a 64 KiB sample from
+   * its middle does not shrink by a tenth (random or already compressed data).
+   */
   compressResponses?: boolean;
   /**
    * Responses smaller than this many bytes are sent uncompressed even when
@@ -224,7 +228,7 @@ class HttpApp {
     let body = parts.body;
     if (body && body.byteLength > 0 && body.byteLength >= this.compressMinBytes && headers.get("Content-Type") === ARROW_CONTENT_TYPE && this.encodable.length) {
       const choice = chooseResponseCoding(request.headers.get(Headers_.vgiAcceptEncoding), request.headers.get("Accept-Encoding"), this.encodable);
-      if (choice) {
+      if (choice && worthCompressing(body)) {
         body = choice.coding === "zstd" ? await zstdEncode(body) : gzipEncode(body);
         headers.set(choice.header === "Content-Encoding" ? "Content-Encoding" : Headers_.vgiContentEncoding, choice.coding);
       }
@@ -535,7 +539,7 @@ class HttpApp {
       });
     const declared = Number(request.headers.get("Content-Length") ?? NaN);
     if (Number.isFinite(declared) && declared > cap) return tooLarge(false, declared);
-    const raw = await readLimited(request.body, cap);
+    const raw = await readLimited(request.body, cap, Number.isFinite(declared) ? declared : undefined, this.server.preallocation);
     if (raw === null) return tooLarge(false, cap + 1);
     facts.requestBytes = raw.byteLength;
     const coding = request.headers.get("Content-Encoding");

@@ -68,13 +68,14 @@ export interface ServerOptions extends ByteStreamLimits {
    */
   idleTimeoutMs?: number;
   /**
-   * Byte streams: memory all connections together may allocate for large
-   * messages declared and not yet received (bytes, default 512 MiB). A
-   * message within it is read into one buffer of its declared size once a
-   * sixteenth of it has arrived (peak: the message); otherwise its chunks are
-   * kept as they arrive and joined at its end (peak: twice the message). 0
-   * never allocates ahead. Stdio workers read their stdin directly anyway
-   * (their client spawned them).
+   * Memory all connections together may allocate for large messages (byte
+   * streams) and request bodies of 1 MiB or more (HTTP, by Content-Length)
+   * declared and not yet received (bytes, default 512 MiB). One within it is
+   * read into one buffer of its declared size once a sixteenth of it has
+   * arrived (peak: its size); otherwise its chunks are kept as they arrive
+   * and joined at its end (peak: twice its size). 0 never allocates ahead.
+   * Stdio workers read their stdin directly anyway (their client spawned
+   * them).
    */
   maxPreallocatedBytes?: number;
   /** Called after each completed call. */
