@@ -104,6 +104,12 @@ test("under a budget, a read is preallocated after a sixteenth of it arrived, if
   assert.ok(budget.take(1 << 21));
 });
 
+test("a budget is a non-negative number of bytes", () => {
+  for (const bad of [-1, Number.NaN]) assert.throws(() => byteBudget(bad), TypeError);
+  const unlimited = byteBudget(Infinity);
+  assert.ok(unlimited.take(2 ** 40));
+});
+
 test("readers sharing a budget: what one holds, the other cannot take", async () => {
   const budget = byteBudget(1.5 * (1 << 20));
   const [a, b] = await Promise.all([heldDuring(budget), heldDuring(budget)]);

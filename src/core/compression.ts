@@ -6,7 +6,7 @@
  */
 import { Decompress as ZstdDecompress, decompress as zstdDecompress } from "fzstd";
 import { Gunzip, Gzip, gzipSync } from "fflate";
-import { concatBytes, type ByteBudget } from "../wire/bytes.js";
+import { concatBytes, copyChunksInto, type ByteBudget } from "../wire/bytes.js";
 import { loadedZstdWasm, runtimeZstdWasm, type ZstdWasm } from "./zstd-wasm.js";
 import { runtimeBuiltin } from "../util/runtime.js";
 
@@ -403,7 +403,7 @@ export async function readLimited(
       chunks.push(value);
       if (wanted && !preallocated && size < wanted && (!budget || (size >= wanted / 16 && budget.take(wanted)))) {
         preallocated = true;
-        into = concatInto(new Uint8Array(wanted), chunks);
+        into = copyChunksInto(new Uint8Array(wanted), chunks);
         chunks.length = 0;
       }
     }
@@ -412,14 +412,4 @@ export async function readLimited(
   }
   if (into) return size === into.byteLength ? into : into.subarray(0, size);
   return concatBytes(chunks, size);
-}
-
-/** `chunks` copied to the start of `out`; returns `out`. */
-function concatInto(out: Uint8Array, chunks: readonly Uint8Array[]): Uint8Array {
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }

@@ -97,7 +97,11 @@ export function concatBytes(chunks: readonly Uint8Array[], total?: number): Uint
   if (chunks.length === 1) return chunks[0]!;
   let size = total ?? 0;
   if (total === undefined) for (const c of chunks) size += c.byteLength;
-  const out = new Uint8Array(size);
+  return copyChunksInto(new Uint8Array(size), chunks);
+}
+
+/** `chunks` copied one after another to the start of `out`; returns `out`. */
+export function copyChunksInto(out: Uint8Array, chunks: readonly Uint8Array[]): Uint8Array {
   let at = 0;
   for (const c of chunks) {
     out.set(c, at);
@@ -116,6 +120,7 @@ export interface ByteBudget {
 
 /** A {@link ByteBudget} of `limit` bytes (0: nothing is ever preallocated). */
 export function byteBudget(limit: number): ByteBudget {
+  if (!(limit >= 0)) throw new TypeError(`a byte budget must be a non-negative number of bytes, got ${limit}`);
   let left = limit;
   return {
     take(n) {
@@ -303,12 +308,8 @@ export class ExactReader {
   /** Read `n` bytes into one new buffer: what is buffered, then from the source through `fillInto`. */
   private async readDirect(n: number, fillInto: (into: Uint8Array) => Promise<number>): Promise<Uint8Array | null> {
     if (this.failure) throw this.failure;
-    const out = new Uint8Array(n);
-    let at = 0;
-    for (const c of this.chunks) {
-      out.set(c, at);
-      at += c.byteLength;
-    }
+    const out = copyChunksInto(new Uint8Array(n), this.chunks);
+    let at = this.buffered;
     this.chunks = [];
     this.buffered = 0;
     while (at < n) {
