@@ -12,7 +12,7 @@ import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { decompress as zstdDecompress } from "fzstd";
 import type { RecordBatch } from "apache-arrow";
-import { createHttpHandler, type HttpHandler, type HttpServerOptions } from "../src/http/server.js";
+import { createHttpHandler, rawResponse, type HttpHandler, type HttpServerOptions } from "../src/http/server.js";
 import { bearerAuth } from "../src/http/auth.js";
 import { serveHttp, type HttpListener } from "../src/transport/http-node.js";
 import { ConformanceService } from "../conformance/service.js";
@@ -365,6 +365,28 @@ describe("HTTP server", () => {
       assert.deepEqual(decodeStreamSync(zstdDecompress(r.bytes)).batches[0]!.getChild("result")!.get(0), repetitive);
     } finally {
       await big.listener.close();
+    }
+  });
+
+  test("serveHttp writes the handler's raw answer (a large body in parts, not copied); the Fetch entry point gives the same bytes", async () => {
+    let rawCalls = 0;
+    const handler = createHttpHandler(ConformanceService, conformanceImpl());
+    const spied = Object.assign((r: Request) => handler(r), { server: handler.server, [rawResponse]: (r: Request, i?: { remoteAddr?: string }) => (rawCalls++, handler[rawResponse]!(r, i)) });
+    const listener = await serveHttp(spied, { host: "127.0.0.1", port: 0 });
+    try {
+      const data = randomBytes(3 << 20);
+      const body = requestBody("echo_bytes", { data });
+      const over = await rawPost(`${listener.url}/${PROTOCOL}/echo_bytes`, body, {});
+      assert.equal(rawCalls, 1, "the raw entry point answered");
+      assert.equal(over.headers["content-length"], String(over.bytes.byteLength));
+      const raw = await handler[rawResponse]!(new Request(`http://x/${PROTOCOL}/echo_bytes`, { method: "POST", body: body as BodyInit, headers: { "Content-Type": ARROW } }));
+      assert.ok(Array.isArray(raw.body), "a large result stays in parts");
+      const viaFetch = await handler(new Request(`http://x/${PROTOCOL}/echo_bytes`, { method: "POST", body: body as BodyInit, headers: { "Content-Type": ARROW } }));
+      const fetched = new Uint8Array(await viaFetch.arrayBuffer());
+      assert.deepEqual(fetched, over.bytes);
+      assert.deepEqual(decodeStreamSync(fetched).batches[0]!.getChild("result")!.get(0), new Uint8Array(data));
+    } finally {
+      await listener.close();
     }
   });
 

@@ -6,7 +6,7 @@
  */
 import { Decompress as ZstdDecompress, decompress as zstdDecompress } from "fzstd";
 import { Gunzip, Gzip, gzipSync } from "fflate";
-import { concatBytes, copyChunksInto, type ByteBudget } from "../wire/bytes.js";
+import { bytesLength, concatBytes, copyChunksInto, type ByteBudget, type Bytes } from "../wire/bytes.js";
 import { loadedZstdWasm, runtimeZstdWasm, type ZstdWasm } from "./zstd-wasm.js";
 import { runtimeBuiltin } from "../util/runtime.js";
 
@@ -262,10 +262,12 @@ const SAMPLE_BYTES = 64 * 1024;
  * for a large one, when a 64 KiB sample from its middle gzips to nine tenths
  * or less (random or already-compressed data would only be copied, slowly).
  */
-export function worthCompressing(body: Uint8Array): boolean {
-  if (body.byteLength < SAMPLED_BODY) return true;
-  const at = (body.byteLength >> 1) - (SAMPLE_BYTES >> 1);
-  return gzipEncode(body.subarray(at, at + SAMPLE_BYTES)).byteLength < SAMPLE_BYTES * 0.9;
+export function worthCompressing(body: Bytes): boolean {
+  if (bytesLength(body) < SAMPLED_BODY) return true;
+  // Of a body in parts, the largest one: a column buffer, where the bulk of the bytes is.
+  const part = body instanceof Uint8Array ? body : body.reduce((a, b) => (b.byteLength > a.byteLength ? b : a));
+  const at = Math.max(0, (part.byteLength >> 1) - (SAMPLE_BYTES >> 1));
+  return gzipEncode(part.subarray(at, at + SAMPLE_BYTES)).byteLength < Math.min(SAMPLE_BYTES, part.byteLength) * 0.9;
 }
 
 /** gzip a body (level 1: these are fresh, mostly incompressible Arrow buffers; speed wins). */

@@ -3,14 +3,16 @@ import type { RecordBatch, Schema } from "apache-arrow";
 import type { AuthContext, CallStatistics } from "../service/implementation.js";
 import { EMPTY_SCHEMA, errorBatch } from "../wire/batches.js";
 import type { BatchIds } from "../server/dispatch.js";
-import { encodeStream } from "../wire/ipc.js";
+import { encodeStream, encodeStreamParts } from "../wire/ipc.js";
+import type { Bytes } from "../wire/bytes.js";
 import { ARROW_CONTENT_TYPE, Headers_ } from "./headers.js";
 
 /** A response before the common headers and compression are applied. */
 export interface ResponseParts {
   status: number;
   headers: [string, string][];
-  body: Uint8Array | null;
+  /** One buffer, or the parts of one (a large body's column buffers stay views: see {@link encodeStreamParts}). */
+  body: Bytes | null;
   /** The call's error, when the body carries one (for records). */
   error?: unknown;
   /** The stream id of a stream call (for records). */
@@ -37,14 +39,14 @@ export interface CallOutcome {
   responseStateBytes?: number;
 }
 
-export function arrowBody(status: number, body: Uint8Array, rpcError = false): ResponseParts {
+export function arrowBody(status: number, body: Bytes, rpcError = false): ResponseParts {
   const headers: [string, string][] = [["Content-Type", ARROW_CONTENT_TYPE]];
   if (rpcError && status === 200) headers.push([Headers_.rpcError, "true"]);
   return { status, headers, body };
 }
 
 export function arrowResponse(status: number, schema: Schema, batches: readonly RecordBatch[]): ResponseParts {
-  return arrowBody(status, encodeStream(schema, batches));
+  return arrowBody(status, encodeStreamParts(schema, batches));
 }
 
 /** An Arrow error stream: one EXCEPTION batch on `schema` (empty by default). */

@@ -14,6 +14,7 @@ import type { ServiceDefinition, StreamMethod } from "../service/definition.js";
 import { ANONYMOUS, type AuthContext, type Implementation } from "../service/implementation.js";
 import { EMPTY_SCHEMA, errorBatch } from "../wire/batches.js";
 import { decodeStreamSync, IpcValidationError } from "../wire/ipc.js";
+import { bytesLength, joinBytes, type Bytes } from "../wire/bytes.js";
 import { Keys } from "../wire/keys.js";
 import { randomHex } from "../util/ids.js";
 import { ErrorKind, ErrorType, Refusal, ServiceError } from "../errors.js";
@@ -110,7 +111,25 @@ export interface HttpRequestInfo {
 export interface HttpHandler {
   (request: Request, info?: HttpRequestInfo): Promise<Response>;
   readonly server: RpcServer;
+  /** The same answer without a Fetch Response around it (see {@link RawHttpResponse}); `serveHttp` calls this. */
+  readonly [rawResponse]?: (request: Request, info?: HttpRequestInfo) => Promise<RawHttpResponse>;
 }
+
+/**
+ * A handler's answer as status, headers and one body buffer. A listener that
+ * writes it itself (`serveHttp`) skips the Fetch Response, whose constructor
+ * copies the body (a whole extra response in memory) and whose body stream
+ * costs a read per response.
+ */
+export interface RawHttpResponse {
+  status: number;
+  headers: Headers;
+  /** The body, one buffer or its parts; null for none (HEAD: its size is in Content-Length). */
+  body: Bytes | null;
+}
+
+/** The key of {@link HttpHandler}'s raw entry point. */
+export const rawResponse: unique symbol = Symbol("vgi-rpc.http.rawResponse");
 
 /** Per-request facts gathered while routing (for the access record). */
 interface RequestFacts {
@@ -136,8 +155,12 @@ export function createHttpHandler(a: ServiceDefinition | RpcServer, b?: unknown,
   const options = (a instanceof RpcServer ? (b as HttpServerOptions | undefined) : c) ?? {};
   const server = a instanceof RpcServer ? a : new RpcServer(a, b as Implementation<ServiceDefinition>, options);
   const app = new HttpApp(server, options);
-  const handler = ((request: Request, info?: HttpRequestInfo) => app.handle(request, info)) as HttpHandler;
+  const handler = (async (request: Request, info?: HttpRequestInfo) => {
+    const { status, headers, body } = await app.handle(request, info);
+    return new Response(body && (joinBytes(body) as BodyInit), { status, headers });
+  }) as HttpHandler;
   Object.defineProperty(handler, "server", { value: server });
+  Object.defineProperty(handler, rawResponse, { value: (request: Request, info?: HttpRequestInfo) => app.handle(request, info) });
   return handler;
 }
 
@@ -193,7 +216,7 @@ class HttpApp {
     this.externalInputs = options.externalInputs === false ? null : (options.externalInputs ?? (options.uploadUrlProvider ? {} : null));
   }
 
-  async handle(request: Request, info?: HttpRequestInfo): Promise<Response> {
+  async handle(request: Request, info?: HttpRequestInfo): Promise<RawHttpResponse> {
     const startedAt = new Date();
     const t0 = performance.now();
     const facts: RequestFacts = {
@@ -213,32 +236,33 @@ class HttpApp {
       }
       parts = jsonResponse(500, { title: "500 Internal Server Error", description: "the request failed unexpectedly" });
     }
-    const { response, bodyBytes } = await this.finish(request, parts, facts.requestId);
-    if (parts.call) this.record(parts, facts, startedAt, performance.now() - t0, bodyBytes);
+    const response = await this.finish(request, parts, facts.requestId);
+    if (parts.call) this.record(parts, facts, startedAt, performance.now() - t0, response.body ? bytesLength(response.body) : 0);
     return response;
   }
 
   /** Stamp the headers every response carries, and compress when asked. */
-  private async finish(request: Request, parts: ResponseParts, requestId: string): Promise<{ response: Response; bodyBytes: number }> {
+  private async finish(request: Request, parts: ResponseParts, requestId: string): Promise<RawHttpResponse> {
     const headers = new Headers(parts.headers);
     for (const [k, v] of this.capabilities) headers.set(k, v);
     headers.set(Headers_.requestId, requestId);
     if (request.method === "OPTIONS") headers.set("Cache-Control", "public, max-age=300");
     this.cors(request, headers);
     let body = parts.body;
-    if (body && body.byteLength > 0 && body.byteLength >= this.compressMinBytes && headers.get("Content-Type") === ARROW_CONTENT_TYPE && this.encodable.length) {
+    const size = body ? bytesLength(body) : 0;
+    if (body && size > 0 && size >= this.compressMinBytes && headers.get("Content-Type") === ARROW_CONTENT_TYPE && this.encodable.length) {
       const choice = chooseResponseCoding(request.headers.get(Headers_.vgiAcceptEncoding), request.headers.get("Accept-Encoding"), this.encodable);
       if (choice && worthCompressing(body)) {
-        body = choice.coding === "zstd" ? await zstdEncode(body) : gzipEncode(body);
+        const whole = joinBytes(body);
+        body = choice.coding === "zstd" ? await zstdEncode(whole) : gzipEncode(whole);
         headers.set(choice.header === "Content-Encoding" ? "Content-Encoding" : Headers_.vgiContentEncoding, choice.coding);
       }
     }
-    const bodyBytes = body?.byteLength ?? 0;
     if (request.method === "HEAD") {
-      if (body) headers.set("Content-Length", String(body.byteLength));
-      return { response: new Response(null, { status: parts.status, headers }), bodyBytes: 0 };
+      if (body) headers.set("Content-Length", String(bytesLength(body)));
+      return { status: parts.status, headers, body: null };
     }
-    return { response: new Response(body as BodyInit | null, { status: parts.status, headers }), bodyBytes };
+    return { status: parts.status, headers, body: body ?? null };
   }
 
   private cors(request: Request, headers: Headers): void {
@@ -407,8 +431,9 @@ class HttpApp {
   /** Enforce the effective response limit (server cap, client budget). */
   limited(parts: ResponseParts, budget: number | null, method: string, schema: Schema, requestId: string): ResponseParts {
     const limit = minLimit(this.options.maxResponseBytes, budget);
-    if (limit === null || !parts.body || parts.body.byteLength <= limit) return parts;
-    const err = Refusal.responseTooLarge(parts.body.byteLength, limit, method);
+    const size = parts.body ? bytesLength(parts.body) : 0;
+    if (limit === null || size <= limit) return parts;
+    const err = Refusal.responseTooLarge(size, limit, method);
     const replaced = errorStreamResponse(200, err, this.server.batchIds(requestId), schema);
     replaced.headers.push([Headers_.rpcError, "true"]);
     replaced.error = err;

@@ -12,7 +12,7 @@ import type { AuthContext } from "../service/implementation.js";
 import { EMPTY_SCHEMA, emptyBatch, errorBatch } from "../wire/batches.js";
 import { deserializeSchema, encodeStream, IpcStreamWriter, serializeSchema } from "../wire/ipc.js";
 import { Keys } from "../wire/keys.js";
-import { concatBytes } from "../wire/bytes.js";
+import { bytesLength } from "../wire/bytes.js";
 import { randomHex } from "../util/ids.js";
 import { Refusal, ServiceError } from "../errors.js";
 import {
@@ -79,8 +79,9 @@ export class HttpStreams {
 
   /** Replace an over-budget body with a fresh error stream. */
   private enforce(parts: ResponseParts, limit: number | null, req: StreamRequest): ResponseParts {
-    if (limit === null || !parts.body || parts.body.byteLength <= limit) return parts;
-    return errorStreamResponse(200, Refusal.responseTooLarge(parts.body.byteLength, limit, req.method), this.server.batchIds(req.requestId));
+    const size = parts.body ? bytesLength(parts.body) : 0;
+    if (limit === null || size <= limit) return parts;
+    return errorStreamResponse(200, Refusal.responseTooLarge(size, limit, req.method), this.server.batchIds(req.requestId));
   }
 
   /** `/init`: start the stream; producers also run their first turn. */
@@ -99,7 +100,7 @@ export class HttpStreams {
     const opening = openingBatches(stream, ids, ctx);
     if (opening.header) parts.push(encodeStream(stream.header!.schema, opening.header));
     const out = new IpcStreamWriter(schema);
-    const write = (b: RecordBatch) => void parts.push(out.write(b));
+    const write = (b: RecordBatch) => void parts.push(...out.writeParts(b));
     parts.push(out.take());
     for (const b of opening.initLogs) write(b);
 
@@ -140,7 +141,7 @@ export class HttpStreams {
       }
     }
     parts.push(out.end());
-    const response = this.enforce(arrowBody(200, concatBytes(parts), !!error), limit, req);
+    const response = this.enforce(arrowBody(200, parts, !!error), limit, req);
     response.streamId = streamId;
     response.error = error ?? response.error;
     response.responseStateBytes = response.error === undefined ? stateBytes : undefined;
@@ -213,11 +214,11 @@ export class HttpStreams {
     const schema = stream.outputSchema;
     const out = new IpcStreamWriter(schema);
     const parts: Uint8Array[] = [out.take()];
-    const write = (b: RecordBatch) => void parts.push(out.write(b));
+    const write = (b: RecordBatch) => void parts.push(...out.writeParts(b));
     if (md.has(Keys.cancel)) {
       await cancelStream(stream, ctx);
       parts.push(out.end());
-      return { ...arrowBody(200, concatBytes(parts)), streamId, call: outcome({ cancelled: true }) };
+      return { ...arrowBody(200, parts), streamId, call: outcome({ cancelled: true }) };
     }
     const result = await runTurn(stream, batch, ctx);
     let error = result.error;
@@ -235,7 +236,7 @@ export class HttpStreams {
     error = emitTurn(result.turn, error, schema, ids, ctx, write, withCursor);
     if (!error && producer && cursor) write(emptyBatch(schema, new Map([[Keys.streamState, cursor]])));
     parts.push(out.end());
-    const response = this.enforce(arrowBody(200, concatBytes(parts), !!error), this.limit(req, sealedLimit), req);
+    const response = this.enforce(arrowBody(200, parts, !!error), this.limit(req, sealedLimit), req);
     response.streamId = streamId;
     response.error = error ?? response.error;
     const delivered = !!cursor && response.error === undefined;

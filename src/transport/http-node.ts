@@ -9,6 +9,8 @@ import type { Duplex } from "node:stream";
 import type { PeerCertificate, TLSSocket } from "node:tls";
 import { Readable } from "node:stream";
 import { AuthError, authenticated, type Authenticate } from "../http/auth.js";
+import { rawResponse, type HttpHandler, type RawHttpResponse } from "../http/server.js";
+import { bytesLength, type Bytes } from "../wire/bytes.js";
 
 /** Default `headersTimeout` of `serveHttp` (ms): the whole request head must arrive within it. */
 export const DEFAULT_HTTP_HEADERS_TIMEOUT_MS = 30_000;
@@ -156,11 +158,7 @@ export function toRequest(req: IncomingMessage, origin: string): Request {
  * a lost peer) once the body is written or the connection has gone away.
  */
 export async function writeResponse(response: Response, res: ServerResponse): Promise<void> {
-  const headers: Record<string, string | string[]> = {};
-  response.headers.forEach((v, k) => {
-    const prev = headers[k];
-    headers[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-  });
+  const headers = headerRecord(response.headers);
   if (!response.body) {
     res.writeHead(response.status, headers);
     res.end();
@@ -171,14 +169,7 @@ export async function writeResponse(response: Response, res: ServerResponse): Pr
     // A body that is one chunk (every buffered RPC response) goes out as one write with a Content-Length.
     const first = await reader.read();
     const second = first.done ? first : await reader.read();
-    if (second.done) {
-      const body = first.done ? undefined : first.value;
-      const bodiless = response.status === 204 || response.status === 304;
-      if (!bodiless && headers["content-length"] === undefined && headers["transfer-encoding"] === undefined) headers["content-length"] = String(body?.byteLength ?? 0);
-      res.writeHead(response.status, headers);
-      res.end(body);
-      return;
-    }
+    if (second.done) return writeWhole(response.status, headers, first.done ? undefined : first.value, res);
     res.writeHead(response.status, headers);
     if (!res.write(first.value!)) await writable(res);
     let next: ReadableStreamReadResult<Uint8Array> = second;
@@ -193,6 +184,34 @@ export async function writeResponse(response: Response, res: ServerResponse): Pr
     if (res.destroyed) await reader.cancel().catch(() => {});
     reader.releaseLock();
   }
+}
+
+/** A raw handler answer (see {@link RawHttpResponse}): status, headers and its one body buffer, as one write. */
+export function writeRaw(response: RawHttpResponse, res: ServerResponse): void {
+  writeWhole(response.status, headerRecord(response.headers), response.body ?? undefined, res);
+}
+
+/** A response whose body is whole (one buffer, its parts, or none): written at once, with its Content-Length. */
+function writeWhole(status: number, headers: Record<string, string | string[]>, body: Bytes | undefined, res: ServerResponse): void {
+  const bodiless = status === 204 || status === 304;
+  if (!bodiless && headers["content-length"] === undefined && headers["transfer-encoding"] === undefined) headers["content-length"] = String(body ? bytesLength(body) : 0);
+  res.writeHead(status, headers);
+  if (body === undefined || body instanceof Uint8Array) return void res.end(body);
+  // Parts (a large body's column buffers, not copied) in one corked batch.
+  res.cork();
+  for (const part of body) res.write(part);
+  res.uncork();
+  res.end();
+}
+
+/** Fetch headers as node:http takes them (repeated names as arrays). */
+function headerRecord(from: Headers): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  from.forEach((v, k) => {
+    const prev = headers[k];
+    headers[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  });
+  return headers;
 }
 
 /** Resolves on 'drain', or when the response is closed (the peer left). */
@@ -237,9 +256,11 @@ function positive(name: string, v: number | undefined, fallback: number): number
 
 /** Serve a Fetch-API handler over HTTP on Node. */
 export async function serveHttp(
-  handler: (request: Request, info: { remoteAddr?: string }) => Promise<Response>,
+  handler: ((request: Request, info: { remoteAddr?: string }) => Promise<Response>) & Partial<Pick<HttpHandler, typeof rawResponse>>,
   options: HttpListenOptions = {},
 ): Promise<HttpListener> {
+  // A vgi-rpc handler's answers are written as they are, without a Fetch Response (which copies the body).
+  const raw = handler[rawResponse];
   const host = options.host ?? "127.0.0.1";
   const scheme = options.tls ? "https" : "http";
   const shownHost = host.includes(":") ? `[${host}]` : host;
@@ -262,14 +283,16 @@ export async function serveHttp(
       const cert = socket.getPeerCertificate();
       if (cert && Object.keys(cert).length > 0) peerCertificates.set(request, cert);
     }
-    let response: Response;
+    const info = { remoteAddr: req.socket.remoteAddress ?? "" };
+    let response: Response | RawHttpResponse;
     try {
-      response = await handler(request, { remoteAddr: req.socket.remoteAddress ?? "" });
+      response = raw ? await raw(request, info) : await handler(request, info);
     } catch (err) {
       fail(res, 500, `internal error: ${(err as Error)?.message ?? String(err)}`);
       return;
     }
-    await writeResponse(response, res);
+    if (response instanceof Response) await writeResponse(response, res);
+    else writeRaw(response, res);
   };
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     // A failed write (the peer left) surfaces here; it must not become an uncaught 'error'.

@@ -48,6 +48,11 @@ export function writeParts(sink: ByteSink, bytes: Bytes): Promise<void> | void {
   return sink.writev ? sink.writev(bytes) : sink.write(concatBytes(bytes));
 }
 
+/** `bytes` as one buffer (itself when it is one). */
+export function joinBytes(bytes: Bytes): Uint8Array {
+  return bytes instanceof Uint8Array ? bytes : concatBytes(bytes);
+}
+
 /** Total length of `bytes`. */
 export function bytesLength(bytes: Bytes): number {
   if (bytes instanceof Uint8Array) return bytes.byteLength;
