@@ -196,6 +196,32 @@ describe("server limits (TCP)", () => {
     assert.match(Buffer.from(reply).toString("latin1"), /not received within 300 ms/);
   });
 
+  test("a message's deadline starts at its first byte: a request after an idle spell longer than messageTimeoutMs, arriving in pieces, passes", { timeout: 10_000 }, async () => {
+    // Found by the benchmark: a connection idle for over 30 s then sent a request in two writes, and the
+    // deadline, counted from when the wait for the message began, had already passed (MessageTimeoutError).
+    const server = await start({ messageTimeoutMs: 300, idleTimeoutMs: 0 }); // no idle limit: the wait for a message is unbounded
+    const c = await connectTcp(Svc, server.address as TcpAddress);
+    try {
+      assert.equal(await c.add({ a: 1, b: 2 }), 3);
+      await sleep(500); // idle past the message budget
+      const raw = await rawConnect(server.address as TcpAddress);
+      await sleep(500);
+      const def = Svc.methods.add;
+      const batch = requestBatch({ method: "add", protocol: Svc.name, schema: def.paramsSchema, columns: encodeParams(def.params, { a: 2, b: 5 }, "add") });
+      const request = encodeStream(batch.schema, [batch]);
+      raw.socket.write(request.subarray(0, 20)); // a piece of the schema message, the rest 100 ms later
+      await sleep(100);
+      raw.socket.write(request.subarray(20));
+      await until(() => raw.socket.bytesRead > 0, 3000, "the response");
+      await sleep(100);
+      assert.ok(raw.isOpen(), "the connection stays open");
+      assert.equal(await c.add({ a: 3, b: 4 }), 7, "an idle client's next call passes too");
+      raw.socket.destroy();
+    } finally {
+      await c.close();
+    }
+  });
+
   test("the deadline scales with the declared body: a slow but steady large message passes", { timeout: 20_000 }, async () => {
     // Budget: 300 ms + 1 MiB at 1 MiB/s = 1300 ms; the transfer takes about 700 ms (> the 300 ms base).
     const server = await start({ messageTimeoutMs: 300, minBytesPerSecond: 1 << 20 });

@@ -87,13 +87,15 @@ export class MessageFramer {
     }
     const timed = this.options.messageTimeoutMs !== undefined && this.options.messageTimeoutMs > 0;
     if (!timed) return this.read(() => {});
-    const started = Date.now();
+    let started = 0;
     const arm = (bodyBytes: number) => {
       const budget = messageBudgetMs(this.options, bodyBytes)!;
       this.reader.setDeadline(budget - (Date.now() - started), () => new MessageTimeoutError(budget, bodyBytes));
     };
     try {
       if (!(await this.reader.ready())) return null;
+      // The clock starts at the message's first byte, not when the wait for it began (an idle connection is not a slow message).
+      started = Date.now();
       arm(0);
       return await this.read(arm);
     } finally {
