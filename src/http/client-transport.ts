@@ -26,6 +26,7 @@ import { externalize, fetchUploadUrls, overUploadCap, type UploadIO } from "./cl
 import { HttpExchangeSession, HttpProducerStream, type HttpStreamIO } from "./client-streams.js";
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+const EMPTY_BODY = new Uint8Array(0);
 /** Request bodies from this size on are sent after a yield to the event loop. */
 const LARGE_BODY = 1024 * 1024;
 
@@ -145,7 +146,10 @@ export class HttpTransport implements CallTransport, HttpStreamIO, UploadIO {
    * 415 and retries once with the codec that now applies. `signal`: the
    * call's give-up.
    */
-  async post(url: string, body: Uint8Array, retry415: boolean, signal?: AbortSignal): Promise<ArrowBody> {
+  async post(url: string, encode: () => Uint8Array, retry415: boolean, signal?: AbortSignal): Promise<ArrowBody> {
+    // Encoded here, not passed in: a parameter the closures below capture keeps its first value in
+    // this suspended frame, so the body could not be let go while the response arrives.
+    let body = encode();
     const mode = this.options.compression ?? "auto";
     const threshold = this.options.compressionThreshold ?? 1024;
     let coding: RequestCoding = await requestCoding(mode, this.maxResponseBytes !== null, () => this.capabilities());
@@ -163,13 +167,14 @@ export class HttpTransport implements CallTransport, HttpStreamIO, UploadIO {
         externalized = true;
         continue;
       }
-      const payload = compress ? await gzipEncodeAsync(body) : body;
+      let payload = compress ? await gzipEncodeAsync(body) : body;
       // After large synchronous work (encoding, the previous response's decoding) let the runtime's
       // timers and I/O run first, so the agent drops keep-alive sockets that expired meanwhile.
       if (payload.byteLength >= LARGE_BODY) await yieldToEventLoop();
+      const init: RequestInit = { method: "POST", headers, body: payload as BodyInit };
       const outcome = await this.send(
         url,
-        { method: "POST", headers, body: payload as BodyInit },
+        init,
         async (res) => {
           // The server refused the body: refresh its capabilities, then see whether an upload URL helps.
           if (res.status === 413 && !externalized && this.options.externalizeLargeRequests !== false && (await this.capabilities(true).then(() => this.overUploadCap(body.byteLength), () => false))) {
@@ -184,6 +189,9 @@ export class HttpTransport implements CallTransport, HttpStreamIO, UploadIO {
               return { retryWith: next, body: null };
             }
           }
+          // No retry from here: let the request body go while the response arrives (a large echo would hold both).
+          body = payload = EMPTY_BODY;
+          init.body = null;
           return { retryWith: null, body: await this.arrowBody(res) };
         },
         signal,
@@ -216,7 +224,7 @@ export class HttpTransport implements CallTransport, HttpStreamIO, UploadIO {
   }
 
   private async unaryIO(spec: RequestSpec, signal: AbortSignal | undefined): Promise<RecordBatch | null> {
-    const body = await this.post(this.url(spec), encodeStream(spec.schema, [requestBatch(spec)]), true, signal);
+    const body = await this.init(spec, signal, "");
     const reader = await body.first();
     const result = await body.data(reader);
     if (result) await body.drain(reader);
@@ -226,14 +234,14 @@ export class HttpTransport implements CallTransport, HttpStreamIO, UploadIO {
     return result;
   }
 
-  /** Send a stream's `/init` request; returns the body (the header, if any, not yet read). */
-  init(spec: RequestSpec, signal?: AbortSignal): Promise<ArrowBody> {
-    return this.post(this.url(spec, "init"), encodeStream(spec.schema, [requestBatch(spec)]), true, signal);
+  /** Send a request batch: a unary call (`suffix` ""), or a stream's `/init` (its header, if any, not yet read). */
+  init(spec: RequestSpec, signal?: AbortSignal, suffix: "" | "init" = "init"): Promise<ArrowBody> {
+    return this.post(this.url(spec, suffix || undefined), () => encodeStream(spec.schema, [requestBatch(spec)]), true, signal);
   }
 
   /** POST one batch to the stream's `/exchange` endpoint (never retried: turns have side effects). */
   turn(spec: RequestSpec, batch: RecordBatch, signal?: AbortSignal): Promise<ArrowBody> {
-    return this.post(this.url(spec, "exchange"), encodeStream(batch.schema, [batch]), false, signal);
+    return this.post(this.url(spec, "exchange"), () => encodeStream(batch.schema, [batch]), false, signal);
   }
 
   producer(def: ProducerMethod, spec: RequestSpec, limits: CallLimits = {}): Promise<HttpProducerStream<unknown>> {

@@ -76,6 +76,9 @@ export function nodeFetch(options: NodeFetchOptions = {}): typeof fetch {
   return fetchImpl as typeof fetch;
 }
 
+/** A listener created out here captures nothing (one made in `requestOnce` would hold its body). */
+const ignore = () => {};
+
 /**
  * Send one request and resolve with the response head. A request that fails
  * on a reused keep-alive socket before any response (the server closed it
@@ -94,16 +97,20 @@ function requestOnce(url: URL, method: string, headers: Headers, body: Body, sig
       const onAbort = () => req.destroy(abortReason(signal!));
       signal?.addEventListener("abort", onAbort, { once: true });
       const settle = () => signal?.removeEventListener("abort", onAbort);
-      req.once("response", (res) => {
-        // The body stream (toResponse) takes over the signal from here.
-        settle();
-        resolve(res);
-      });
-      req.once("error", (err: NodeJS.ErrnoException) => {
+      const onError = (err: NodeJS.ErrnoException) => {
         settle();
         if (retry && req.reusedSocket && !signal?.aborted && (err.code === "ECONNRESET" || err.code === "EPIPE")) resolve(send(false));
         else reject(signal?.aborted ? abortReason(signal) : new TypeError(`fetch failed: ${err.message}`, { cause: err }));
+      };
+      req.once("response", (res) => {
+        // The body stream (toResponse) takes over the signal and the errors from here. The retry
+        // handler goes: it would resend, and it holds the request body for as long as the response lasts.
+        settle();
+        req.off("error", onError);
+        req.on("error", ignore);
+        resolve(res);
       });
+      req.once("error", onError);
       if (bytes !== null && bytes.byteLength > 0) req.end(bytes);
       else req.end();
     });
