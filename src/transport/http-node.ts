@@ -186,8 +186,8 @@ export async function writeResponse(response: Response, res: ServerResponse): Pr
   }
 }
 
-/** A raw handler answer (see {@link RawHttpResponse}): status, headers and its one body buffer, as one write. */
-export function writeRaw(response: RawHttpResponse, res: ServerResponse): void {
+/** A handler's raw answer (see {@link RawHttpResponse}): its status, headers and whole body, written at once. */
+function writeRaw(response: RawHttpResponse, res: ServerResponse): void {
   writeWhole(response.status, headerRecord(response.headers), response.body ?? undefined, res);
 }
 
