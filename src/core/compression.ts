@@ -6,7 +6,7 @@
  */
 import { Decompress as ZstdDecompress, decompress as zstdDecompress } from "fzstd";
 import { Gunzip, Gzip, gzipSync } from "fflate";
-import { bytesLength, concatBytes, copyChunksInto, type ByteBudget, type Bytes } from "../wire/bytes.js";
+import { bytesLength, concatBytes, copyChunksInto, preallocationPoint, type ByteBudget, type Bytes } from "../wire/bytes.js";
 import { loadedZstdWasm, runtimeZstdWasm, type ZstdWasm } from "./zstd-wasm.js";
 import { runtimeBuiltin } from "../util/runtime.js";
 
@@ -403,7 +403,7 @@ export async function readLimited(
         into = null;
       }
       chunks.push(value);
-      if (wanted && !preallocated && size < wanted && (!budget || (size >= wanted / 16 && budget.take(wanted)))) {
+      if (wanted && !preallocated && size < wanted && (!budget || (size >= preallocationPoint(wanted) && budget.take(wanted)))) {
         preallocated = true;
         into = copyChunksInto(new Uint8Array(wanted), chunks);
         chunks.length = 0;

@@ -32,6 +32,9 @@ const LARGE_BODY = 1024 * 1024;
 
 type Suffix = "init" | "exchange";
 
+/** The request stream of a call, encoded when {@link HttpTransport.post} asks (it lets the bytes go once sent). */
+const requestBody = (spec: RequestSpec) => () => encodeStream(spec.schema, [requestBatch(spec)]);
+
 /** The HTTP implementation of {@link CallTransport}. Calls may run concurrently. */
 export class HttpTransport implements CallTransport, HttpStreamIO, UploadIO {
   readonly baseUrl: string;
@@ -224,7 +227,7 @@ export class HttpTransport implements CallTransport, HttpStreamIO, UploadIO {
   }
 
   private async unaryIO(spec: RequestSpec, signal: AbortSignal | undefined): Promise<RecordBatch | null> {
-    const body = await this.init(spec, signal, "");
+    const body = await this.post(this.url(spec), requestBody(spec), true, signal);
     const reader = await body.first();
     const result = await body.data(reader);
     if (result) await body.drain(reader);
@@ -234,9 +237,9 @@ export class HttpTransport implements CallTransport, HttpStreamIO, UploadIO {
     return result;
   }
 
-  /** Send a request batch: a unary call (`suffix` ""), or a stream's `/init` (its header, if any, not yet read). */
-  init(spec: RequestSpec, signal?: AbortSignal, suffix: "" | "init" = "init"): Promise<ArrowBody> {
-    return this.post(this.url(spec, suffix || undefined), () => encodeStream(spec.schema, [requestBatch(spec)]), true, signal);
+  /** Send a stream's `/init` request; returns the body (the header, if any, not yet read). */
+  init(spec: RequestSpec, signal?: AbortSignal): Promise<ArrowBody> {
+    return this.post(this.url(spec, "init"), requestBody(spec), true, signal);
   }
 
   /** POST one batch to the stream's `/exchange` endpoint (never retried: turns have side effects). */

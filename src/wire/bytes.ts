@@ -123,6 +123,13 @@ export interface ByteBudget {
   give(n: number): void;
 }
 
+/**
+ * How much of a read of `size` bytes must have arrived before its whole
+ * buffer is allocated under a {@link ByteBudget} (a sixteenth): a peer that
+ * only declares sizes cannot make us allocate sixteen times what it sent.
+ */
+export const preallocationPoint = (size: number): number => size / 16;
+
 /** A {@link ByteBudget} of `limit` bytes (0: nothing is ever preallocated). */
 export function byteBudget(limit: number): ByteBudget {
   if (!(limit >= 0)) throw new TypeError(`a byte budget must be a non-negative number of bytes, got ${limit}`);
@@ -268,7 +275,7 @@ export class ExactReader {
       if (this.preallocate === true) return this.readDirect(n, (into) => this.readChunkInto(into));
       if (this.preallocate) {
         const budget = this.preallocate;
-        while (this.buffered < n / 16 && (await this.fill()));
+        while (this.buffered < preallocationPoint(n) && (await this.fill()));
         if (this.buffered < n && !this.eof && budget.take(n)) {
           try {
             return await this.readDirect(n, (into) => this.readChunkInto(into));

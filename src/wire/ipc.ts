@@ -265,27 +265,17 @@ class StreamDecoder {
 
 /**
  * Decoders for dictionary-free schemas hold no per-stream state, so they are
- * shared across streams with the same schema message (a small LRU keyed by its bytes).
+ * shared across streams whose schema message decoded to the same `Message`:
+ * the ones {@link decodeMessage} keeps, by their bytes.
  */
-const decoderCache = new Map<string, { schema: Schema; decoder: ArrowDecoder }>();
-const DECODER_CACHE_SIZE = 64;
+const decoders = new WeakMap<Message, { schema: Schema; decoder: ArrowDecoder }>();
 const latin1 = new TextDecoder("latin1");
 
-function decoderFor(head: Uint8Array): { schema: Schema; decoder: ArrowDecoder } {
-  const key = head.byteLength <= 4096 ? latin1.decode(head) : null;
-  if (key !== null) {
-    const hit = decoderCache.get(key);
-    if (hit) {
-      decoderCache.delete(key);
-      decoderCache.set(key, hit);
-      return hit;
-    }
-  }
-  const made = makeDecoder(head);
-  if (key !== null && made.schema.dictionaries.size === 0) {
-    if (decoderCache.size >= DECODER_CACHE_SIZE) decoderCache.delete(decoderCache.keys().next().value!);
-    decoderCache.set(key, made);
-  }
+function decoderFor(schemaMessage: { message: Message; head: Uint8Array }): { schema: Schema; decoder: ArrowDecoder } {
+  const hit = decoders.get(schemaMessage.message);
+  if (hit) return hit;
+  const made = makeDecoder(schemaMessage.head);
+  if (made.schema.dictionaries.size === 0) decoders.set(schemaMessage.message, made);
   return made;
 }
 
@@ -310,7 +300,7 @@ export class IpcStreamReader {
   readonly schema: Schema;
 
   private constructor(private readonly framer: MessageFramer, schemaMessage: RawMessage) {
-    const { schema, decoder } = decoderFor(schemaMessage.head);
+    const { schema, decoder } = decoderFor(schemaMessage);
     this.schema = schema;
     this.decoder = new StreamDecoder(schema, decoder, framer.ipcValidation);
   }
@@ -596,9 +586,10 @@ export function deserializeSchema(bytes: Uint8Array): Schema {
 }
 
 /**
- * Schema messages decoded lately, by their metadata bytes: every request and
- * every response opens a stream with one, and a service repeats the same few,
- * so these are verified and decoded once.
+ * Schema messages decoded lately, by their metadata bytes (least recently
+ * used dropped first): every request and every response opens a stream with
+ * one, and a service repeats the same few, so these are verified and decoded
+ * once, and their decoders built once ({@link decoderFor}).
  */
 const decodedSchemaMessages = new Map<string, Message>();
 const DECODED_SCHEMA_MESSAGES = 64;
@@ -609,7 +600,11 @@ const SCHEMA_KEY_MAX_BYTES = 4096;
 function decodeMessage(meta: Uint8Array): Message {
   const key = meta.byteLength <= SCHEMA_KEY_MAX_BYTES ? latin1.decode(meta) : null;
   const known = key === null ? undefined : decodedSchemaMessages.get(key);
-  if (known) return known;
+  if (known) {
+    decodedSchemaMessages.delete(key!);
+    decodedSchemaMessages.set(key!, known);
+    return known;
+  }
   verifyMessageMetadata(meta);
   let message: Message;
   try {
@@ -659,7 +654,7 @@ export function decodeStreamSync(bytes: Uint8Array, ipcValidation?: IpcValidatio
   if (!first || first.message.headerType !== MessageHeader.Schema) throw new IpcFormatError("IPC stream must start with a schema message");
   let opened;
   try {
-    opened = decoderFor(first.head);
+    opened = decoderFor(first);
   } catch (e) {
     throw new IpcFormatError(`malformed IPC schema: ${(e as Error).message}`);
   }
